@@ -1,0 +1,5 @@
+"""Allow ``python -m medora``."""
+
+from medora.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Answers: classify the question, select cited evidence sentences, compose and render the article."""

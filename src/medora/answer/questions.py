@@ -1,0 +1,140 @@
+"""What kind of question this is, and which article sections answer it.
+
+Deterministic patterns (no model): the question type picks the section plan, and the
+section plan tells evidence selection which passage section types to prefer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Answer section key -> heading shown to the reader.
+HEADINGS: dict[str, str] = {
+    "definition": "What it is",
+    "causes": "Causes and risk factors",
+    "symptoms": "Symptoms",
+    "diagnosis": "Diagnosis and tests",
+    "treatment": "Treatment and management",
+    "prevention": "Prevention and screening",
+    "outlook": "Outlook",
+    "genetics": "Genetics and inheritance",
+    "frequency": "How common it is",
+    "uses": "What it is used for",
+    "dosage": "Dosage and administration",
+    "side_effects": "Side effects",
+    "interactions": "Interactions",
+    "warnings": "Warnings and precautions",
+    "contraindications": "Who should not take it",
+    "populations": "Pregnancy, children and older adults",
+    "findings": "What studies found",
+    "seek_care": "When to seek care",
+    "background": "Background",
+}
+
+# Passage section type (from readers) -> answer section key.
+SECTION_TYPE_TO_KEY: dict[str, str] = {
+    "definition": "definition",
+    "causes": "causes",
+    "symptoms": "symptoms",
+    "diagnosis": "diagnosis",
+    "treatment": "treatment",
+    "prevention": "prevention",
+    "screening": "prevention",
+    "recommendation": "prevention",
+    "outlook": "outlook",
+    "genetics": "genetics",
+    "inheritance": "genetics",
+    "frequency": "frequency",
+    "indications": "uses",
+    "dosage": "dosage",
+    "contraindications": "contraindications",
+    "warnings": "warnings",
+    "adverse reactions": "side_effects",
+    "interactions": "interactions",
+    "specific populations": "populations",
+    "patient counseling": "warnings",
+    "results": "findings",
+    "conclusions": "findings",
+    "background": "background",
+    "research": "background",
+}
+
+
+@dataclass(frozen=True)
+class QuestionKind:
+    """The type of a question and the article sections planned for it (most important first)."""
+
+    kind: str
+    plan: tuple[str, ...]
+    yes_no: bool = False
+
+    @property
+    def primary(self) -> str:
+        return self.plan[0]
+
+
+# (kind, pattern, plan). First match wins; order matters (specific before general).
+_RULES: list[tuple[str, str, tuple[str, ...]]] = [
+    ("interactions", r"\b(interact\w*|together with|take .+ (with|and|while)|mix\w* .+ with|combine\w*|along with)\b",
+     ("interactions", "warnings", "contraindications", "uses")),
+    ("side_effects", r"\b(side[- ]?effects?|adverse|reactions?|safe to take|risks? of taking)\b",
+     ("side_effects", "warnings", "contraindications", "uses")),
+    ("dosage", r"\b(dos(e|es|age|ing)|how much|how many (mg|milligrams|tablets|pills)|how often should i take)\b",
+     ("dosage", "populations", "warnings", "uses")),
+    ("contraindications", r"\b(contraindicat\w*|who should not take|should not (use|take)|pregnan\w*.*\btake\b)\b",
+     ("contraindications", "populations", "warnings")),
+    ("screening", r"\b(screen\w*|should .* be tested|check\w*-?ups?|mammogra\w*|colonoscop\w*)\b",
+     ("prevention", "diagnosis", "definition")),
+    ("prevention", r"\b(prevent\w*|avoid\w*|reduce the risk|lower (my|the) risk|vaccin\w*)\b",
+     ("prevention", "causes", "definition")),
+    ("symptoms", r"\b(symptoms?|signs?|feel like|present\w* with|manifestations?)\b",
+     ("symptoms", "seek_care", "diagnosis", "definition")),
+    ("causes", r"\b(causes?|caused|why do|why does|risk factors?|reasons? for|lead to|etiolog\w*|triggers?)\b",
+     ("causes", "definition", "prevention")),
+    ("diagnosis", r"\b(diagnos\w*|tests?|testing|exams?|imaging|work-?up|detect\w*|x-?ray|mri|ct scan|biopsy)\b",
+     ("diagnosis", "symptoms", "definition")),
+    ("treatment", r"\b(treat\w*|therap\w*|manag\w*|cure\w*|medications?|drugs? for|surgery|remed\w*|relie\w*)\b",
+     ("treatment", "outlook", "definition", "seek_care")),
+    ("outlook", r"\b(outlook|prognos\w*|life expectancy|survival|recover\w*|go away|chances?)\b",
+     ("outlook", "treatment", "definition")),
+    ("genetics", r"\b(inherit\w*|genetic\w*|genes?|hereditary|runs? in famil\w*|mutation\w*)\b",
+     ("genetics", "causes", "definition")),
+    ("frequency", r"\b(how common|how many people|prevalen\w*|incidence|frequency)\b",
+     ("frequency", "definition", "causes")),
+    ("uses", r"\b(used for|what is .+ for|indication\w*|what does .+ do)\b",
+     ("uses", "dosage", "side_effects", "warnings")),
+    ("definition", r"^\s*(what is|what are|what's|define|meaning of|what does .+ mean)\b",
+     ("definition", "causes", "symptoms", "diagnosis", "treatment", "outlook")),
+]
+
+_YES_NO = re.compile(
+    r"^\s*(is|are|does|do|did|can|could|should|will|would|was|were|has|have|may|might)\b", re.IGNORECASE
+)
+
+_GENERAL_PLAN = ("definition", "findings", "causes", "symptoms", "diagnosis", "treatment", "prevention", "outlook")
+
+
+def classify(question: str) -> QuestionKind:
+    """The question's kind and section plan. Unmatched questions get a general overview plan."""
+    q = question.lower()
+    yes_no = bool(_YES_NO.match(q))
+    for kind, pattern, plan in _RULES:
+        if re.search(pattern, q):
+            return QuestionKind(kind, plan, yes_no)
+    if yes_no:
+        return QuestionKind("yes_no", ("findings", "background", "treatment", "definition"), True)
+    return QuestionKind("general", _GENERAL_PLAN, False)
+
+
+_SEEK_CARE = re.compile(
+    r"\b(call (your|a) (doctor|health ?care provider)|see (your|a) (doctor|health ?care provider)|"
+    r"seek (immediate |emergency |prompt )?(medical|emergency) (care|help|attention)|call 911|emergency room|"
+    r"contact (your|a) (doctor|health ?care provider)|get medical help)\b",
+    re.IGNORECASE,
+)
+
+
+def is_seek_care(sentence: str) -> bool:
+    """True when a sentence tells the reader when to get medical help."""
+    return bool(_SEEK_CARE.search(sentence))

@@ -1,0 +1,440 @@
+"""The ``medora`` command line: ask, search, ingest, and manage the library.
+
+Every command takes ``--library PATH``; scripts use ``--format json``. Errors print one
+line to stderr and exit non-zero: 1 for a failure, 2 for bad usage or input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import wraps
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from medora import __version__
+from medora.errors import MedoraError
+from medora.settings import Settings, load_settings
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+EXIT_REJECTED = 3  # ingestion finished but some files were rejected
+
+
+def handle_errors(fn: Callable) -> Callable:
+    """Turn MedoraError and Ctrl-C into one clear line and an exit code (never a traceback)."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except MedoraError as exc:
+            err.print(f"error: {exc}", markup=False, highlight=False)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            err.print(
+                "interrupted: the library keeps every batch that finished; run the same command again to resume",
+                markup=False,
+            )
+            sys.exit(130)
+
+    return wrapper
+
+
+def library_option(fn: Callable) -> Callable:
+    return click.option(
+        "--library",
+        "library",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Library file (default: $MEDORA_LIBRARY, the config file, or the per-user data dir).",
+    )(fn)
+
+
+def format_option(choices: list[str], default: str) -> Callable:
+    return click.option(
+        "--format", "fmt", type=click.Choice(choices), default=default, show_default=True, help="Output format."
+    )
+
+
+def _settings(library: Path | None, **overrides: Any) -> Settings:
+    return load_settings(library=library, **overrides)
+
+
+def _open(settings: Settings, *, create: bool = False):
+    from medora.library.sqlite_store import SQLiteStore
+
+    return SQLiteStore(settings.library, create=create)
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="""\b
+Examples:
+  medora library add --all --from ../shared/data/sources   # build a library from local copies
+  medora ask "What are the symptoms of Graves disease?"
+  medora ask "Should adults be screened for colorectal cancer?" --format json
+  medora search "atorvastatin liver enzymes" --limit 5
+  medora ingest ~/guidelines/*.pdf --source my-guidelines
+
+Environment: MEDORA_LIBRARY (library file), MEDORA_SOURCES_DIR (local copies of the public
+sources), MEDORA_SOURCES_URL (a mirror), MEDORA_CONFIG (TOML settings file).""",
+)
+@click.version_option(__version__, prog_name="medora")
+def main() -> None:
+    """Medora answers medical questions from a library of real sources.
+
+    Every statement in an answer quotes a passage from a cited source; when the library
+    does not hold enough evidence, Medora says so instead of guessing.
+    """
+
+
+# ----------------------------------------------------------------------------------- ask
+
+
+@main.command()
+@click.argument("question")
+@library_option
+@format_option(["terminal", "markdown", "json", "html"], "terminal")
+@click.option("--top-k", type=click.IntRange(1, 200), default=None, help="Passages to retrieve (default 20).")
+@handle_errors
+def ask(question: str, library: Path | None, fmt: str, top_k: int | None) -> None:
+    """Answer QUESTION with a cited article.
+
+    \b
+    The article has a bottom line, sections chosen for the kind of question, statements
+    quoted from the sources with [n] citations, numbered references with evidence labels,
+    and a disclaimer. --format json gives the full structure (schema "medora.answer/1"):
+    each citation carries the passage id, the quoted text and its offsets.
+
+    \b
+    Examples:
+      medora ask "What causes Tourette syndrome?"
+      medora ask "side effects of atorvastatin" --format markdown > answer.md
+    """
+    from medora.answer.compose import answer_question
+    from medora.answer.render import to_html, to_json, to_markdown, to_terminal
+
+    settings = _settings(library, top_k=top_k)
+    with _open(settings) as store:
+        answer = answer_question(store, question, settings)
+    if fmt == "json":
+        click.echo(to_json(answer))
+    elif fmt == "markdown":
+        click.echo(to_markdown(answer))
+    elif fmt == "html":
+        click.echo(to_html(answer))
+    else:
+        to_terminal(answer, out)
+    if answer.status == "invalid_question":
+        sys.exit(2)
+
+
+# -------------------------------------------------------------------------------- search
+
+
+@main.command()
+@click.argument("query")
+@library_option
+@format_option(["table", "json"], "table")
+@click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
+@handle_errors
+def search(query: str, library: Path | None, fmt: str, limit: int) -> None:
+    """Show the passages retrieval ranks highest for QUERY (for checking retrieval).
+
+    \b
+    Example:
+      medora search "tourette syndrome causes" --limit 5
+    """
+    from medora.retrieve.lexical import lexical_search
+
+    settings = _settings(library)
+    with _open(settings) as store:
+        hits = lexical_search(store, query, limit=limit)
+    if fmt == "json":
+        _print_json(
+            [
+                {
+                    "rank": h.rank,
+                    "score": round(h.score, 4),
+                    "passage_id": h.passage.id,
+                    "document_id": h.document.id,
+                    "title": h.document.title,
+                    "section": h.passage.section_path,
+                    "section_type": h.passage.section_type,
+                    "text": h.passage.text,
+                }
+                for h in hits
+            ]
+        )
+        return
+    if not hits:
+        out.print("No passages match.")
+        return
+    table = Table(show_lines=True)
+    for col in ("#", "score", "document", "section", "passage"):
+        table.add_column(col, overflow="fold")
+    for h in hits:
+        snippet = h.passage.text[:240] + ("…" if len(h.passage.text) > 240 else "")
+        table.add_row(str(h.rank), f"{h.score:.2f}", f"{h.document.title} [{h.document.id}]",
+                      " › ".join(h.passage.section_path), snippet)
+    out.print(table)
+
+
+# -------------------------------------------------------------------------------- ingest
+
+
+def _report(report, fmt: str, label: str) -> None:
+    if fmt == "json":
+        _print_json(report.as_dict())
+    else:
+        r = report
+        out.print(
+            f"{label}: {r.files} files in {r.seconds:.1f}s — documents: {r.added:,} added, {r.updated:,} updated, "
+            f"{r.unchanged:,} unchanged, {r.retired:,} retired; {r.passages_written:,} passages written; "
+            f"{len(r.rejected)} files rejected",
+            markup=False,
+        )
+        for reason, n in sorted(r.skipped.items()):
+            out.print(f"  skipped {n:,}: {reason}", markup=False)
+    for path, reason in report.rejected:
+        err.print(f"rejected: {path}: {reason}", markup=False, highlight=False)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@library_option
+@click.option("--source", "source_name", default=None, help="Source name to file documents under "
+              "(default: the reader's name, e.g. 'markdown').")
+@click.option("--reader", type=str, default=None, help="Force a reader instead of detecting the format "
+              "(see `medora library formats`).")
+@click.option("--id-field", default=None, help="JSONL: field holding the document id.")
+@click.option("--title-field", default=None, help="JSONL: field holding the title.")
+@click.option("--text-field", default=None, help="JSONL: field holding the text.")
+@click.option("--prune", is_flag=True, help="Retire documents of the source that this run did not see.")
+@format_option(["text", "json"], "text")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@handle_errors
+def ingest(paths, library, source_name, reader, id_field, title_field, text_field, prune, fmt, quiet) -> None:
+    """Add files or folders to the library (format detected per file).
+
+    \b
+    Unchanged documents are skipped; changed ones replace their old passages and get a new
+    version. Files that cannot be read are listed with the reason and the rest go on; the
+    exit code is 3 when anything was rejected.
+
+    \b
+    Examples:
+      medora ingest notes/ --source clinic-notes
+      medora ingest corpus.jsonl --reader jsonl --id-field pmid --text-field abstract
+    """
+    from medora.library.ingest import Ingestor
+    from medora.models import Source
+    from medora.progress import ingest_progress
+    from medora.sources.readers.registry import plan_inputs
+
+    options = {k: v for k, v in (("id_field", id_field), ("title_field", title_field), ("text_field", text_field)) if v}
+    if options and reader not in (None, "jsonl"):
+        raise click.UsageError("--id-field/--title-field/--text-field go with --reader jsonl")
+    if options:
+        reader = "jsonl"
+    if prune and not source_name:
+        raise click.UsageError("--prune needs --source (it retires documents of that source not seen in this run)")
+    settings = _settings(library)
+    plan = list(plan_inputs(list(paths), reader, **options))
+    groups: dict[str, list] = {}
+    for path, rd in plan:
+        groups.setdefault(source_name or (rd.name if rd else "unknown"), []).append((path, rd))
+    rejected = 0
+    with _open(settings, create=True) as store:
+        for name, items in groups.items():
+            with ingest_progress(f"ingest {name}", quiet=quiet) as progress:
+                report = Ingestor(store, Source(name=name), progress).run(items, prune=prune)
+            _report(report, fmt, f"ingest {name}")
+            rejected += len(report.rejected)
+    if rejected:
+        sys.exit(EXIT_REJECTED)
+
+
+# ------------------------------------------------------------------------------- library
+
+
+@main.group()
+def library() -> None:
+    """Build and inspect the library (sources, documents, passages)."""
+
+
+@library.command("add")
+@click.argument("names", nargs=-1)
+@click.option("--all", "add_all", is_flag=True, help="Add every known source.")
+@click.option("--from", "from_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder with local copies of the sources (default: $MEDORA_SOURCES_DIR; else download).")
+@click.option("--no-verify", is_flag=True, help="Accept local copies whose checksum differs from the pinned one.")
+@library_option
+@format_option(["text", "json"], "text")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@handle_errors
+def library_add(names, add_all, from_dir, no_verify, library, fmt, quiet) -> None:
+    """Add public sources by name: medquad, uspstf, pubmedqa, dailymed, pubmed, pmc.
+
+    \b
+    Files come from --from / $MEDORA_SOURCES_DIR when set (laid out as NAME/FILE, like
+    ../shared/data/sources), otherwise they are downloaded once into the cache and their
+    sha256 is checked. Running it again skips everything unchanged.
+
+    \b
+    Examples:
+      medora library add --all --from ../shared/data/sources
+      medora library add medquad uspstf
+    """
+    from medora.library.ingest import Ingestor
+    from medora.models import Source
+    from medora.progress import ingest_progress
+    from medora.sources.fetch import resolve_files
+    from medora.sources.readers.registry import make_reader
+    from medora.sources.registry import get_source, list_sources
+
+    if add_all:
+        names = tuple(s.name for s in list_sources())
+    if not names:
+        raise click.UsageError("name at least one source, or --all; known: "
+                               + ", ".join(s.name for s in list_sources()))
+    settings = _settings(library, sources_dir=from_dir)
+    known = [get_source(n) for n in names]  # fail fast on an unknown name
+    results, rejected = {}, 0
+    with _open(settings, create=True) as store:
+        for src in known:
+            files = resolve_files(src, sources_dir=settings.sources_dir, cache_dir=settings.cache_dir,
+                                  base_url=settings.sources_url, verify=not no_verify)
+            reader = make_reader(src.format)
+            source = Source(name=src.name, publisher=src.publisher, license=src.license, url=src.homepage,
+                            version=src.version, attribution=src.attribution)
+            with ingest_progress(f"add {src.name}", quiet=quiet) as progress:
+                report = Ingestor(store, source, progress).run([(f, reader) for f in files], prune=True)
+            results[src.name] = report.as_dict()
+            rejected += len(report.rejected)
+            if fmt == "text":
+                _report(report, fmt, f"add {src.name}")
+                out.print(f"  licence: {src.license}. {src.attribution}", markup=False)
+            else:
+                for path, reason in report.rejected:
+                    err.print(f"rejected: {path}: {reason}", markup=False)
+    if fmt == "json":
+        _print_json(results)
+    if rejected:
+        sys.exit(EXIT_REJECTED)
+
+
+@library.command("stats")
+@library_option
+@format_option(["text", "json"], "text")
+@handle_errors
+def library_stats(library, fmt) -> None:
+    """Counts of sources, documents (by type) and passages, and the file size."""
+    settings = _settings(library)
+    with _open(settings) as store:
+        stats = store.stats()
+    if fmt == "json":
+        _print_json(stats)
+        return
+    out.print(f"library: {stats['path']} (schema {stats['schema_version']}, {stats['size_bytes'] / 1e6:.1f} MB)",
+              markup=False)
+    out.print(f"sources: {stats['sources']}  documents: {stats['documents']:,}  passages: {stats['passages']:,}  "
+              f"retired documents: {stats['retired_documents']:,}", markup=False)
+    for doc_type, n in stats["documents_by_type"].items():
+        out.print(f"  {doc_type}: {n:,}", markup=False)
+
+
+@library.command("sources")
+@library_option
+@format_option(["table", "json"], "table")
+@handle_errors
+def library_sources(library, fmt) -> None:
+    """The sources in the library, with licence, attribution and when they were last ingested."""
+    settings = _settings(library)
+    with _open(settings) as store:
+        rows = store.sources()
+    if fmt == "json":
+        _print_json(rows)
+        return
+    table = Table()
+    for col in ("name", "documents", "passages", "licence", "attribution", "ingested"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r["name"], f"{r['documents']:,}", f"{r['passages']:,}", r["license"] or "",
+                      r["attribution"] or "", r["ingested_at"] or "")
+    out.print(table)
+
+
+@library.command("show")
+@click.argument("doc_id", type=int)
+@library_option
+@format_option(["text", "json"], "text")
+@handle_errors
+def library_show(doc_id, library, fmt) -> None:
+    """One document: its metadata and passages."""
+    from dataclasses import asdict
+
+    from medora.errors import UsageError
+
+    settings = _settings(library)
+    with _open(settings) as store:
+        doc = store.documents([doc_id]).get(doc_id)
+        if doc is None:
+            raise UsageError(f"no document with id {doc_id}")
+        passages = store.document_passages(doc_id)
+    if fmt == "json":
+        _print_json({"document": asdict(doc), "passages": [asdict(p) for p in passages]})
+        return
+    out.print(f"[bold]{doc.title}[/bold] [{doc.id}]", highlight=False)
+    for label, value in (("source", doc.source), ("id", doc.external_id), ("type", doc.doc_type),
+                         ("grade", doc.grade), ("year", doc.year), ("publisher", doc.publisher), ("url", doc.url),
+                         ("licence", doc.license), ("version", doc.version), ("status", doc.status)):
+        if value:
+            out.print(f"  {label}: {value}", markup=False)
+    for p in passages:
+        out.print(f"\n[dim]#{p.id} {' › '.join(p.section_path)} ({p.section_type or 'untyped'})[/dim]")
+        out.print(p.text, markup=False)
+
+
+@library.command("known")
+@format_option(["table", "json"], "table")
+@handle_errors
+def library_known(fmt) -> None:
+    """The public sources `library add` knows, with licence and attribution."""
+    from dataclasses import asdict
+
+    from medora.sources.registry import list_sources
+
+    sources = list_sources()
+    if fmt == "json":
+        _print_json([asdict(s) for s in sources])
+        return
+    table = Table()
+    for col in ("name", "title", "licence", "files", "attribution"):
+        table.add_column(col, overflow="fold")
+    for s in sources:
+        table.add_row(s.name, s.title, s.license, str(len(s.files)), s.attribution)
+    out.print(table)
+
+
+@library.command("formats")
+def library_formats() -> None:
+    """The readers (input formats) `medora ingest --reader` accepts."""
+    from medora.sources.readers.registry import reader_names
+
+    for name in reader_names():
+        click.echo(name)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

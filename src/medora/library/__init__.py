@@ -1,0 +1,1 @@
+"""The library: documents and passages in one store (SQLite by default), and how they get there."""

@@ -1,0 +1,152 @@
+"""Ingestion: read files with their readers, chunk documents, and write them to the library.
+
+Content-addressed and idempotent: a document whose content hash is already stored is skipped
+before chunking; a changed one replaces its passages and bumps its version; with ``prune``,
+documents of the source not seen in a complete run are retired. Writes go in batches, one
+transaction each, so an interrupted run loses at most the batch in flight and the next run
+resumes where it stopped (everything already stored is skipped as unchanged).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable
+
+from medora.errors import MedoraError, ReaderError
+from medora.library.chunking import chunk_document
+from medora.library.store import DocWrite, LibraryStore
+from medora.models import Source
+from medora.sources.readers.base import ParsedDocument, Reader, Skipped
+
+BATCH_DOCUMENTS = 500
+BATCH_PASSAGES = 4000
+
+
+@dataclass
+class IngestReport:
+    """What one ingestion run did. ``rejected`` holds (file, reason) for every file that failed."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    retired: int = 0
+    passages_written: int = 0
+    files: int = 0
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    skipped: Counter = field(default_factory=Counter)
+    changed_document_ids: list[int] = field(default_factory=list)
+    retired_document_ids: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def documents_seen(self) -> int:
+        return self.added + self.updated + self.unchanged
+
+    def as_dict(self) -> dict:
+        return {
+            "files": self.files,
+            "documents": {
+                "added": self.added,
+                "updated": self.updated,
+                "unchanged": self.unchanged,
+                "retired": self.retired,
+                "rejected_files": len(self.rejected),
+            },
+            "passages_written": self.passages_written,
+            "rejected": [{"file": f, "reason": r} for f, r in self.rejected],
+            "skipped": dict(self.skipped),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+ProgressFn = Callable[[IngestReport], None]
+
+
+class Ingestor:
+    """Ingests a stream of (file, reader) pairs into one source of a library."""
+
+    def __init__(self, store: LibraryStore, source: Source, progress: ProgressFn | None = None):
+        self.store = store
+        self.source = source
+        self.source_id = store.upsert_source(source)
+        self.states = store.document_states(self.source_id)
+        self.progress = progress or (lambda report: None)
+        self.report = IngestReport()
+        self.seen: dict[str, str] = {}  # external_id -> file it came from in this run
+        self._batch: list[DocWrite] = []
+        self._batch_passages = 0
+
+    def run(self, inputs: Iterable[tuple[Path, Reader | None]], *, prune: bool = False) -> IngestReport:
+        started = time.perf_counter()
+        for path, reader in inputs:
+            self.report.files += 1
+            if reader is None:
+                reason = "no such file" if not path.exists() else "unknown format (no reader recognises it)"
+                self.report.rejected.append((str(path), reason))
+                continue
+            self._read_file(path, reader)
+            self.progress(self.report)
+        self._flush()
+        if prune and not self.report.rejected:
+            stale = [s.id for ext, s in self.states.items() if ext not in self.seen and s.status == "active"]
+            self.report.retired = self.store.retire(stale)
+            self.report.retired_document_ids = stale
+        self.store.mark_ingested(self.source_id, datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        self.report.seconds = time.perf_counter() - started
+        self.progress(self.report)
+        return self.report
+
+    def _read_file(self, path: Path, reader: Reader) -> None:
+        try:
+            for item in reader.read(path):
+                if isinstance(item, Skipped):
+                    self.report.skipped[item.reason] += item.count
+                else:
+                    self._add(path, item)
+                    if self.report.documents_seen % 200 == 0:
+                        self.progress(self.report)
+        except ReaderError as exc:
+            self.report.rejected.append((exc.path, exc.reason))
+        except MedoraError as exc:
+            self.report.rejected.append((str(path), str(exc)))
+        except (RecursionError, MemoryError, ValueError, UnicodeError, OSError) as exc:
+            self.report.rejected.append((str(path), f"{type(exc).__name__}: {exc}"))
+
+    def _add(self, path: Path, doc: ParsedDocument) -> None:
+        if doc.external_id in self.seen:
+            self.report.rejected.append(
+                (str(path), f"duplicate document id {doc.external_id!r} (already read from {self.seen[doc.external_id]})")
+            )
+            return
+        self.seen[doc.external_id] = str(path)
+        digest = doc.content_hash()
+        state = self.states.get(doc.external_id)
+        if state is not None and state.content_hash == digest and state.status == "active":
+            self.report.unchanged += 1
+            return
+        chunks = chunk_document(doc)
+        if not chunks:
+            self.report.skipped["document has no text"] += 1
+            return
+        self._batch.append(DocWrite(self.source_id, doc, digest, chunks, state))
+        self._batch_passages += len(chunks)
+        if len(self._batch) >= BATCH_DOCUMENTS or self._batch_passages >= BATCH_PASSAGES:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._batch:
+            return
+        self.store.write_batch(self._batch)
+        for w in self._batch:
+            self.report.passages_written += len(w.chunks)
+            if w.existing is None:
+                self.report.added += 1
+            else:
+                self.report.updated += 1
+                self.report.changed_document_ids.append(w.existing.id)
+        self._batch = []
+        self._batch_passages = 0

@@ -1,0 +1,363 @@
+"""The embedded library: one SQLite file in WAL mode, with numbered migrations and FTS5.
+
+A batch of document writes is one transaction, so a crash or SIGKILL leaves the file as it
+was before that batch. Schema changes are SQL files in ``migrations/`` applied in order and
+recorded in ``schema_migrations``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from medora.errors import LibraryError
+from medora.library.chunking import Chunk
+from medora.library.store import DocState, DocWrite
+from medora.models import Document, Passage, Source
+
+# bm25 column weights for (title, section, body)
+BM25_WEIGHTS = (2.0, 1.5, 1.0)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    """(number, name, sql) for every migration file shipped with the package, in order."""
+    out = []
+    for entry in resources.files("medora.library").joinpath("migrations").iterdir():
+        if entry.name.endswith(".sql"):
+            number = int(entry.name.split("_", 1)[0])
+            out.append((number, entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(out)
+
+
+class SQLiteStore:
+    """The SQLite implementation of ``LibraryStore``."""
+
+    def __init__(self, path: str | Path, *, create: bool = True):
+        self.path = str(path)
+        p = Path(path)
+        if not p.exists():
+            if not create:
+                raise LibraryError(
+                    f"no library at {p}; create one with `medora library add medquad` or `medora ingest PATH`"
+                )
+            p.parent.mkdir(parents=True, exist_ok=True)
+        elif p.is_dir():
+            raise LibraryError(f"{p} is a directory, not a library file")
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise LibraryError(f"{p} is not a usable Medora library: {exc}") from None
+
+    # ------------------------------------------------------------------ schema
+
+    def _migrate(self) -> None:
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)"
+        )
+        applied = {row[0] for row in self.db.execute("SELECT version FROM schema_migrations")}
+        known = _migrations()
+        newest = max((n for n, _, _ in known), default=0)
+        if applied and max(applied) > newest:
+            raise LibraryError(
+                f"{self.path} was written by a newer Medora (schema {max(applied)} > {newest}); upgrade Medora"
+            )
+        for number, name, sql in known:
+            if number in applied:
+                continue
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _split_sql(sql):
+                    self.db.execute(statement)
+                self.db.execute(
+                    "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?,?,?)", (number, name, _now())
+                )
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    def schema_version(self) -> int:
+        return self.db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
+
+    # ------------------------------------------------------------------ sources
+
+    def upsert_source(self, source: Source) -> int:
+        row = self.db.execute("SELECT id FROM sources WHERE name = ?", (source.name,)).fetchone()
+        fields = (source.publisher, source.license, source.url, source.version, source.attribution)
+        if row:
+            self.db.execute(
+                "UPDATE sources SET publisher=COALESCE(?, publisher), license=COALESCE(?, license),"
+                " url=COALESCE(?, url), version=COALESCE(?, version), attribution=COALESCE(?, attribution)"
+                " WHERE id=?",
+                (*fields, row[0]),
+            )
+            return row[0]
+        cur = self.db.execute(
+            "INSERT INTO sources(name, publisher, license, url, version, attribution) VALUES (?,?,?,?,?,?)",
+            (source.name, *fields),
+        )
+        return cur.lastrowid
+
+    def mark_ingested(self, source_id: int, when: str) -> None:
+        self.db.execute("UPDATE sources SET ingested_at=? WHERE id=?", (when, source_id))
+
+    def sources(self) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT s.name, s.publisher, s.license, s.url, s.version, s.attribution, s.ingested_at,"
+            " (SELECT COUNT(*) FROM documents d WHERE d.source_id = s.id AND d.status = 'active'),"
+            " (SELECT COUNT(*) FROM passages p JOIN documents d ON d.id = p.document_id"
+            "   WHERE d.source_id = s.id AND d.status = 'active')"
+            " FROM sources s ORDER BY s.name"
+        ).fetchall()
+        keys = ("name", "publisher", "license", "url", "version", "attribution", "ingested_at", "documents", "passages")
+        return [dict(zip(keys, row)) for row in rows]
+
+    # ------------------------------------------------------------------ ingestion
+
+    def document_states(self, source_id: int) -> dict[str, DocState]:
+        rows = self.db.execute(
+            "SELECT external_id, id, content_hash, version, status FROM documents WHERE source_id = ?", (source_id,)
+        )
+        return {ext: DocState(i, h, v, s) for ext, i, h, v, s in rows}
+
+    def write_batch(self, writes: list[DocWrite]) -> None:
+        """Add or replace documents and their passages in one transaction."""
+        if not writes:
+            return
+        now = _now()
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for w in writes:
+                d = w.doc
+                meta = json.dumps(d.metadata, ensure_ascii=False, sort_keys=True, default=str)
+                values = (d.title, d.url, d.publisher, d.year, d.doc_type, d.grade, d.license, meta, w.content_hash)
+                if w.existing is None:
+                    cur = db.execute(
+                        "INSERT INTO documents(source_id, external_id, title, url, publisher, year, doc_type, grade,"
+                        " license, metadata, content_hash, version, status, created_at, updated_at)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,1,'active',?,?)",
+                        (w.source_id, d.external_id, *values, now, now),
+                    )
+                    doc_id = cur.lastrowid
+                else:
+                    doc_id = w.existing.id
+                    self._delete_passages(doc_id)
+                    db.execute(
+                        "UPDATE documents SET title=?, url=?, publisher=?, year=?, doc_type=?, grade=?, license=?,"
+                        " metadata=?, content_hash=?, version=version+1, status='active', updated_at=? WHERE id=?",
+                        (*values, now, doc_id),
+                    )
+                self._insert_passages(doc_id, d.title, w.chunks)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _insert_passages(self, doc_id: int, title: str, chunks: list[Chunk]) -> None:
+        rows = []
+        for ordinal, c in enumerate(chunks):
+            rows.append(
+                (
+                    doc_id,
+                    ordinal,
+                    json.dumps(c.section_path, ensure_ascii=False),
+                    c.section_type,
+                    c.text,
+                    json.dumps(c.sentences),
+                    hashlib.sha256(c.text.encode("utf-8")).hexdigest(),
+                )
+            )
+        self.db.executemany(
+            "INSERT INTO passages(document_id, ordinal, section_path, section_type, text, sentences, content_hash)"
+            " VALUES (?,?,?,?,?,?,?)",
+            rows,
+        )
+        self.db.execute(
+            "INSERT INTO passages_fts(rowid, title, section, body)"
+            " SELECT p.id, ?, p.section_path, p.text FROM passages p WHERE p.document_id = ?",
+            (title, doc_id),
+        )
+
+    def _delete_passages(self, doc_id: int) -> None:
+        self.db.execute(
+            "DELETE FROM passages_fts WHERE rowid IN (SELECT id FROM passages WHERE document_id = ?)", (doc_id,)
+        )
+        self.db.execute("DELETE FROM passages WHERE document_id = ?", (doc_id,))
+
+    def retire(self, doc_ids: list[int]) -> int:
+        """Mark documents retired and drop their passages from search. Returns how many changed."""
+        if not doc_ids:
+            return 0
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            changed = 0
+            for doc_id in doc_ids:
+                cur = db.execute(
+                    "UPDATE documents SET status='retired', version=version+1, updated_at=?"
+                    " WHERE id=? AND status='active'",
+                    (_now(), doc_id),
+                )
+                if cur.rowcount:
+                    changed += 1
+                    db.execute(
+                        "DELETE FROM passages_fts WHERE rowid IN (SELECT id FROM passages WHERE document_id = ?)",
+                        (doc_id,),
+                    )
+            db.execute("COMMIT")
+            return changed
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    # ------------------------------------------------------------------ reading
+
+    def lexical_search(self, match: str, limit: int) -> list[tuple[int, float]]:
+        """(passage id, score) for an FTS5 MATCH expression built by ``retrieve.query``; higher is better."""
+        if not match:
+            return []
+        w = BM25_WEIGHTS
+        rows = self.db.execute(
+            f"SELECT rowid, -bm25(passages_fts, {w[0]}, {w[1]}, {w[2]}) AS score FROM passages_fts"
+            " WHERE passages_fts MATCH ? ORDER BY bm25(passages_fts, ?, ?, ?) LIMIT ?",
+            (match, *w, limit),
+        ).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def term_frequencies(self, terms: list[str]) -> tuple[int, dict[str, int]]:
+        """(number of indexed passages, {term: number of passages containing it}) using the index's stemming."""
+        total = self.db.execute("SELECT COUNT(*) FROM passages_fts").fetchone()[0]
+        counts = {}
+        for term in terms:
+            counts[term] = self.db.execute(
+                "SELECT COUNT(*) FROM passages_fts WHERE passages_fts MATCH ?", ('"' + term.replace('"', "") + '"',)
+            ).fetchone()[0]
+        return total, counts
+
+    def passages(self, ids: list[int]) -> dict[int, Passage]:
+        out: dict[int, Passage] = {}
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(
+                "SELECT id, document_id, ordinal, section_path, section_type, text, sentences"
+                f" FROM passages WHERE id IN ({marks})",
+                chunk,
+            ):
+                out[row[0]] = _passage(row)
+        return out
+
+    def documents(self, ids: list[int]) -> dict[int, Document]:
+        out: dict[int, Document] = {}
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(_DOC_SELECT + f" WHERE d.id IN ({marks})", chunk):
+                out[row[0]] = _document(row)
+        return out
+
+    def document_passages(self, doc_id: int) -> list[Passage]:
+        rows = self.db.execute(
+            "SELECT id, document_id, ordinal, section_path, section_type, text, sentences"
+            " FROM passages WHERE document_id = ? ORDER BY ordinal",
+            (doc_id,),
+        )
+        return [_passage(r) for r in rows]
+
+    def stats(self) -> dict[str, Any]:
+        one = lambda sql: self.db.execute(sql).fetchone()[0]  # noqa: E731
+        by_type = dict(
+            self.db.execute(
+                "SELECT doc_type, COUNT(*) FROM documents WHERE status='active' GROUP BY doc_type ORDER BY 2 DESC"
+            ).fetchall()
+        )
+        path = Path(self.path)
+        size = sum(f.stat().st_size for f in path.parent.glob(path.name + "*") if f.is_file())
+        return {
+            "path": self.path,
+            "schema_version": self.schema_version(),
+            "sources": one("SELECT COUNT(*) FROM sources"),
+            "documents": one("SELECT COUNT(*) FROM documents WHERE status='active'"),
+            "retired_documents": one("SELECT COUNT(*) FROM documents WHERE status='retired'"),
+            "passages": one(
+                "SELECT COUNT(*) FROM passages p JOIN documents d ON d.id=p.document_id WHERE d.status='active'"
+            ),
+            "documents_by_type": by_type,
+            "size_bytes": size,
+        }
+
+    def integrity_check(self) -> str:
+        return self.db.execute("PRAGMA integrity_check").fetchone()[0]
+
+    def close(self) -> None:
+        try:
+            self.db.close()
+        except sqlite3.Error:
+            pass
+
+    def __enter__(self) -> "SQLiteStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+_DOC_SELECT = (
+    "SELECT d.id, s.name, d.external_id, d.title, d.url, d.publisher, d.year, d.doc_type, d.grade, d.license,"
+    " d.version, d.status, d.metadata, d.updated_at FROM documents d JOIN sources s ON s.id = d.source_id"
+)
+
+
+def _document(row) -> Document:
+    return Document(
+        id=row[0],
+        source=row[1],
+        external_id=row[2],
+        title=row[3],
+        url=row[4],
+        publisher=row[5],
+        year=row[6],
+        doc_type=row[7],
+        grade=row[8],
+        license=row[9],
+        version=row[10],
+        status=row[11],
+        metadata=json.loads(row[12] or "{}"),
+        updated_at=row[13],
+    )
+
+
+def _passage(row) -> Passage:
+    return Passage(
+        id=row[0],
+        document_id=row[1],
+        ordinal=row[2],
+        section_path=json.loads(row[3]),
+        section_type=row[4],
+        text=row[5],
+        sentences=[tuple(x) for x in json.loads(row[6])],
+    )
+
+
+def _chunks(items: list[int], size: int):
+    items = list(items)
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _split_sql(sql: str) -> list[str]:
+    """Split a migration file into statements (no semicolons inside our string literals)."""
+    lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

@@ -1,0 +1,66 @@
+"""The storage interface the rest of Medora talks to, independent of the database engine.
+
+SQLite (``sqlite_store.SQLiteStore``) is the embedded default; a PostgreSQL backend will
+implement the same protocol. Ingestion writes through ``write_batch`` (one transaction per
+batch); retrieval reads through ``lexical_search`` and the ``passages``/``documents`` lookups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from medora.library.chunking import Chunk
+from medora.models import Document, Passage, Source
+from medora.sources.readers.base import ParsedDocument
+
+
+@dataclass(frozen=True)
+class DocState:
+    """What the library holds for one (source, external_id): enough to decide skip / update."""
+
+    id: int
+    content_hash: str
+    version: int
+    status: str
+
+
+@dataclass
+class DocWrite:
+    """A document to add (``existing`` is None) or to replace (its passages are rewritten, version + 1)."""
+
+    source_id: int
+    doc: ParsedDocument
+    content_hash: str
+    chunks: list[Chunk]
+    existing: DocState | None = None
+
+
+class LibraryStore(Protocol):
+    path: str
+
+    def upsert_source(self, source: Source) -> int: ...
+
+    def mark_ingested(self, source_id: int, when: str) -> None: ...
+
+    def document_states(self, source_id: int) -> dict[str, DocState]: ...
+
+    def write_batch(self, writes: list[DocWrite]) -> None: ...
+
+    def retire(self, doc_ids: list[int]) -> int: ...
+
+    def lexical_search(self, match: str, limit: int) -> list[tuple[int, float]]: ...
+
+    def term_frequencies(self, terms: list[str]) -> tuple[int, dict[str, int]]: ...
+
+    def passages(self, ids: list[int]) -> dict[int, Passage]: ...
+
+    def documents(self, ids: list[int]) -> dict[int, Document]: ...
+
+    def document_passages(self, doc_id: int) -> list[Passage]: ...
+
+    def sources(self) -> list[dict[str, Any]]: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...

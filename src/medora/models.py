@@ -1,0 +1,150 @@
+"""The objects that cross module boundaries.
+
+Library side (dataclasses, built in bulk): Source, Document, Passage, SearchHit.
+Answer side (pydantic, serialised as the versioned JSON answer format): Citation, Statement,
+AnswerSection, Reference, Answer. ``Answer.model_json_schema()`` documents the JSON output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+ANSWER_SCHEMA = "medora.answer/1"
+
+
+# ------------------------------------------------------------------------------ library side
+
+
+@dataclass
+class Source:
+    """A collection documents come from (MedQuAD, USPSTF, a user's folder...)."""
+
+    name: str
+    publisher: str | None = None
+    license: str | None = None
+    url: str | None = None
+    version: str | None = None
+    attribution: str | None = None
+    ingested_at: str | None = None
+    id: int | None = None
+
+
+@dataclass
+class Document:
+    """A stored document: one guideline topic, abstract, label, patient page..."""
+
+    id: int
+    source: str
+    external_id: str
+    title: str
+    url: str | None
+    publisher: str | None
+    year: int | None
+    doc_type: str
+    grade: str | None
+    license: str | None
+    version: int
+    status: str  # "active" | "retired"
+    metadata: dict[str, Any] = field(default_factory=dict)
+    updated_at: str | None = None
+
+
+@dataclass
+class Passage:
+    """A chunk of a document under one section path; ``sentences`` are (start, end) offsets into ``text``."""
+
+    id: int
+    document_id: int
+    ordinal: int
+    section_path: list[str]
+    section_type: str | None
+    text: str
+    sentences: list[tuple[int, int]]
+
+    def sentence_texts(self) -> list[str]:
+        return [self.text[a:b] for a, b in self.sentences]
+
+
+@dataclass
+class SearchHit:
+    """A passage returned by retrieval with its score (higher is better) and rank (1-based)."""
+
+    passage: Passage
+    document: Document
+    score: float
+    rank: int
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------- answer side
+
+
+class Citation(BaseModel):
+    """Where a statement comes from: the exact quoted text and its offsets in the cited passage."""
+
+    ref: int = Field(description="Number of the reference in Answer.references (1-based)")
+    passage_id: int
+    document_id: int
+    quote: str = Field(description="The source text, exactly as stored: passage.text[start:end]")
+    start: int
+    end: int
+
+
+class Statement(BaseModel):
+    """One sentence of the answer. In extractive mode its text is (a light trim of) its first citation's quote."""
+
+    text: str
+    citations: list[Citation]
+    kind: Literal["bullet", "step", "sentence"] = "bullet"
+
+
+class AnswerSection(BaseModel):
+    key: str = Field(description="Section kind, e.g. 'definition', 'symptoms', 'treatment'")
+    heading: str
+    statements: list[Statement]
+
+
+class Reference(BaseModel):
+    number: int
+    document_id: int
+    source: str
+    title: str
+    publisher: str | None = None
+    year: int | None = None
+    url: str | None = None
+    doc_type: str
+    grade: str | None = None
+    section: str | None = Field(None, description="Section path of the first cited passage")
+    evidence_label: str = Field(description="Human label: document type, grade, year")
+
+
+class Answer(BaseModel):
+    """A composed answer article. Serialised with ``model_dump_json`` as the JSON output format."""
+
+    answer_schema: str = Field(ANSWER_SCHEMA, alias="schema")
+    question: str
+    title: str
+    audience: str = "clinician"
+    question_type: str
+    status: Literal["answered", "insufficient_evidence", "invalid_question"]
+    bottom_line: list[Statement] = Field(default_factory=list)
+    sections: list[AnswerSection] = Field(default_factory=list)
+    references: list[Reference] = Field(default_factory=list)
+    closest_sources: list[Reference] = Field(
+        default_factory=list, description="When evidence is insufficient: the nearest documents, uncited"
+    )
+    message: str | None = Field(None, description="Plain explanation when status is not 'answered'")
+    disclaimer: str
+    scores: dict[str, float] = Field(default_factory=dict)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+    model_config = {"populate_by_name": True}
+
+    def statements(self) -> list[Statement]:
+        out = list(self.bottom_line)
+        for section in self.sections:
+            out.extend(section.statements)
+        return out

@@ -1,0 +1,1 @@
+"""Retrieval: turn a question into ranked passages from the library."""

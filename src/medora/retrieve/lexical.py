@@ -1,0 +1,30 @@
+"""Lexical retrieval: BM25 over the library's FTS5 index."""
+
+from __future__ import annotations
+
+from medora.library.store import LibraryStore
+from medora.models import SearchHit
+from medora.retrieve.query import content_terms, fts_match
+
+
+def lexical_search(store: LibraryStore, question: str, limit: int = 20) -> list[SearchHit]:
+    """Top ``limit`` passages for ``question`` by BM25, with their documents."""
+    terms = content_terms(question)
+    ranked = store.lexical_search(fts_match(terms), limit)
+    return hydrate(store, ranked, "bm25")
+
+
+def hydrate(store: LibraryStore, ranked: list[tuple[int, float]], score_name: str) -> list[SearchHit]:
+    """Turn (passage id, score) pairs into SearchHits, keeping order; retired documents are dropped."""
+    passages = store.passages([pid for pid, _ in ranked])
+    documents = store.documents(list({p.document_id for p in passages.values()}))
+    hits: list[SearchHit] = []
+    for pid, score in ranked:
+        passage = passages.get(pid)
+        if passage is None:
+            continue
+        document = documents.get(passage.document_id)
+        if document is None or document.status != "active":
+            continue
+        hits.append(SearchHit(passage, document, score, len(hits) + 1, {score_name: score}))
+    return hits

@@ -1,0 +1,75 @@
+"""All of Medora's settings in one object.
+
+Precedence (highest first): command-line options, environment variables ``MEDORA_*``, the
+TOML file (``MEDORA_CONFIG`` or ``<user config dir>/medora/config.toml``), defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from medora.errors import UsageError
+
+APP = "medora"
+
+
+def default_library_path() -> Path:
+    return Path(platformdirs.user_data_dir(APP)) / "library.db"
+
+
+def default_cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir(APP))
+
+
+def config_file_path() -> Path:
+    env = os.environ.get("MEDORA_CONFIG")
+    return Path(env) if env else Path(platformdirs.user_config_dir(APP)) / "config.toml"
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Field ``x`` is read from ``MEDORA_X`` or key ``x`` in the TOML file."""
+
+    model_config = SettingsConfigDict(env_prefix="MEDORA_", extra="ignore")
+
+    library: Path = Field(default_factory=default_library_path, description="Library file (SQLite)")
+    sources_dir: Path | None = Field(None, description="Local copies of the public sources (skip downloads)")
+    sources_url: str | None = Field(None, description="Base URL of a mirror serving the sources' layout")
+    cache_dir: Path = Field(default_factory=default_cache_dir, description="Where downloaded sources are kept")
+    top_k: int = Field(20, ge=1, le=200, description="Passages retrieved for an answer")
+    min_evidence: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Minimum share of the question's weighted terms the best evidence must cover to answer",
+    )
+    max_statements: int = Field(12, ge=3, le=60, description="Most statements in one answer")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from defaults, the TOML file, the environment, then non-None ``overrides``."""
+    file_values: dict[str, Any] = {}
+    path = config_file_path()
+    if path.is_file():
+        try:
+            file_values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise UsageError(f"config file {path}: {exc}") from None
+    env_values = {
+        name: os.environ[f"MEDORA_{name.upper()}"]
+        for name in Settings.model_fields
+        if f"MEDORA_{name.upper()}" in os.environ
+    }
+    values = {**file_values, **env_values, **{k: v for k, v in overrides.items() if v is not None}}
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise UsageError(f"invalid setting {where}: {first['msg']}") from None

@@ -1,0 +1,1 @@
+"""Sources: the public collections Medora knows by name, how to fetch them, and readers for their formats."""

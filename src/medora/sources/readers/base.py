@@ -1,0 +1,199 @@
+"""What every reader produces: a ParsedDocument made of ParsedSections.
+
+A reader turns one file (or one archive member, or one JSON record) into documents with
+plain-text sections. It knows nothing about the library, chunking or SQL. Readers raise
+``ReaderError`` with a one-line reason for a file they cannot read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Protocol
+
+from medora.errors import ReaderError
+
+#: Document types, in the order of evidence authority used by the answer layer (first = strongest).
+DOC_TYPES = (
+    "guideline",
+    "systematic review",
+    "meta-analysis",
+    "trial",
+    "cohort",
+    "case-control",
+    "case report",
+    "review",
+    "drug label",
+    "patient information",
+    "article",
+    "other",
+)
+
+#: Section types: what a passage is about, so a question type can be matched to it.
+SECTION_TYPES = (
+    "definition",
+    "causes",
+    "symptoms",
+    "diagnosis",
+    "treatment",
+    "prevention",
+    "screening",
+    "outlook",
+    "genetics",
+    "inheritance",
+    "frequency",
+    "research",
+    "indications",
+    "dosage",
+    "contraindications",
+    "warnings",
+    "adverse reactions",
+    "interactions",
+    "specific populations",
+    "patient counseling",
+    "recommendation",
+    "background",
+    "methods",
+    "results",
+    "conclusions",
+    "other",
+)
+
+MAX_FILE_BYTES = 100 * 1024 * 1024
+"""Files larger than this are refused by readers (one clear line; the batch goes on)."""
+
+
+@dataclass
+class ParsedSection:
+    """A run of plain text under a heading path such as ("Warnings and precautions", "Liver")."""
+
+    path: list[str]
+    text: str
+    section_type: str | None = None  # one of SECTION_TYPES, when the source says it
+
+
+@dataclass
+class ParsedDocument:
+    """One document as a reader produced it, before chunking.
+
+    ``external_id`` is unique within its source and stable across versions of the source
+    (a PMID, a MedQuAD document id, a set id), so a changed document replaces its old self.
+    """
+
+    external_id: str
+    title: str
+    sections: list[ParsedSection]
+    url: str | None = None
+    publisher: str | None = None
+    year: int | None = None
+    doc_type: str = "other"
+    grade: str | None = None
+    license: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def content_hash(self) -> str:
+        """A hash of everything stored for this document: equal hash means nothing to re-ingest."""
+        payload = {
+            "id": self.external_id,
+            "title": self.title,
+            "url": self.url,
+            "publisher": self.publisher,
+            "year": self.year,
+            "doc_type": self.doc_type,
+            "grade": self.grade,
+            "license": self.license,
+            "metadata": self.metadata,
+            "sections": [[s.path, s.text, s.section_type] for s in self.sections],
+        }
+        raw = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Skipped:
+    """Something a reader passed over on purpose (not an error), e.g. a MedQuAD pair whose answer was removed."""
+
+    reason: str
+    count: int = 1
+
+
+class Reader(Protocol):
+    """A reader for one format. ``sniff`` decides cheaply whether it applies; ``read`` parses."""
+
+    name: str
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        """True when ``path`` (whose first bytes are ``head``) is in this reader's format."""
+        ...
+
+    def read(self, path: Path) -> Iterator[ParsedDocument | Skipped]:
+        """Yield documents (and Skipped markers). Raise ReaderError for an unreadable file."""
+        ...
+
+
+# ---------------------------------------------------------------- shared helpers for readers
+
+_WS = re.compile(r"[ \t\r\f\v\u00a0]+")
+_MANY_NL = re.compile(r"\n\s*\n+")
+
+
+def clean_text(text: str) -> str:
+    """Collapse runs of spaces, keep paragraph/line breaks as single newlines, strip each line."""
+    if not text:
+        return ""
+    text = html.unescape(text)
+    text = text.replace("\x00", "")
+    lines = [_WS.sub(" ", line).strip() for line in text.split("\n")]
+    out = "\n".join(line for line in lines if line)
+    return _MANY_NL.sub("\n", out).strip()
+
+
+_TAG = re.compile(r"<[^>]+>")
+_BLOCK = re.compile(r"</?(p|div|br|li|ul|ol|h[1-6]|tr|table|section|blockquote)\b[^>]*>", re.I)
+
+
+def html_to_text(fragment: str) -> str:
+    """Plain text from an HTML fragment: block tags become line breaks, other tags vanish."""
+    if not fragment:
+        return ""
+    text = _BLOCK.sub("\n", fragment)
+    text = _TAG.sub("", text)
+    return clean_text(text)
+
+
+def check_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> None:
+    """Raise ReaderError for a missing, empty or oversized file."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ReaderError(str(path), f"cannot open: {exc.strerror or exc}") from None
+    if size == 0:
+        raise ReaderError(str(path), "empty file")
+    if size > max_bytes:
+        raise ReaderError(
+            str(path), f"file is {size / 1e6:.0f} MB, over the {max_bytes / 1e6:.0f} MB limit for one file"
+        )
+
+
+def decode_text(path: Path, data: bytes) -> str:
+    """Decode bytes as UTF-8 (BOM allowed); refuse binary data and other encodings clearly."""
+    if b"\x00" in data[:8192]:
+        raise ReaderError(str(path), "binary file (contains NUL bytes), not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ReaderError(
+            str(path), f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); convert it to UTF-8"
+        ) from None
+
+
+def year_from(value: Any) -> int | None:
+    """First plausible 4-digit year (1800-2100) in a value, or None."""
+    if value is None:
+        return None
+    m = re.search(r"\b(1[89]\d\d|20\d\d|2100)\b", str(value))
+    return int(m.group(1)) if m else None

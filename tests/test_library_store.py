@@ -1,0 +1,129 @@
+"""The SQLite library: migrations, idempotent content-addressed ingestion, versions, retiring, safety."""
+
+from pathlib import Path
+
+import pytest
+
+from medora.errors import LibraryError
+from medora.library.ingest import Ingestor
+from medora.library.sqlite_store import SQLiteStore
+from medora.models import Source
+from medora.retrieve.lexical import lexical_search
+from medora.sources.readers.base import ParsedDocument, ParsedSection, Skipped
+
+
+class ListReader:
+    """A reader over an in-memory list (stands in for a file format in these unit tests)."""
+
+    name = "list"
+
+    def __init__(self, docs):
+        self.docs = docs
+
+    def sniff(self, path, head):
+        return True
+
+    def read(self, path):
+        yield from self.docs
+
+
+def doc(ext: str, body: str, title: str = "Graves disease") -> ParsedDocument:
+    return ParsedDocument(
+        external_id=ext,
+        title=title,
+        sections=[ParsedSection(["Symptoms"], body, "symptoms")],
+        doc_type="patient information",
+    )
+
+
+def run(store, docs, prune=False):
+    return Ingestor(store, Source(name="test")).run([(Path("mem"), ListReader(docs))], prune=prune)
+
+
+def test_migrations_are_numbered_and_applied_once(tmp_path):
+    path = tmp_path / "lib.db"
+    with SQLiteStore(path) as s:
+        v = s.schema_version()
+        assert v >= 1
+    with SQLiteStore(path) as s:
+        assert s.schema_version() == v
+        assert s.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_missing_library_is_a_clear_error(tmp_path):
+    with pytest.raises(LibraryError, match="no library at"):
+        SQLiteStore(tmp_path / "nope.db", create=False)
+
+
+def test_non_sqlite_file_is_refused_and_left_untouched(tmp_path):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("just some notes")
+    with pytest.raises(LibraryError, match="not a usable Medora library"):
+        SQLiteStore(bad)
+    assert bad.read_text() == "just some notes"
+
+
+def test_ingest_is_idempotent_and_versions_changes(tmp_path):
+    store = SQLiteStore(tmp_path / "lib.db")
+    docs = [doc("a", "Graves disease causes a fast heartbeat and weight loss."), doc("b", "Goiter may appear.")]
+    r1 = run(store, docs + [Skipped("answer removed upstream", 3)])
+    assert (r1.added, r1.updated, r1.unchanged) == (2, 0, 0)
+    assert r1.skipped["answer removed upstream"] == 3
+    r2 = run(store, docs)
+    assert (r2.added, r2.updated, r2.unchanged, r2.passages_written) == (0, 0, 2, 0)
+    changed = [doc("a", "Graves disease causes tremor."), docs[1]]
+    r3 = run(store, changed)
+    assert (r3.added, r3.updated, r3.unchanged) == (0, 1, 1)
+    a_id = r3.changed_document_ids[0]
+    assert store.documents([a_id])[a_id].version == 2
+    # old text is gone from search, new text is found
+    assert not lexical_search(store, "heartbeat")
+    assert [h.document.id for h in lexical_search(store, "tremor")] == [a_id]
+
+
+def test_prune_retires_documents_not_seen(tmp_path):
+    store = SQLiteStore(tmp_path / "lib.db")
+    run(store, [doc("a", "Alpha text about thyroid."), doc("b", "Beta text about thyroid.")])
+    report = run(store, [doc("a", "Alpha text about thyroid.")], prune=True)
+    assert report.retired == 1
+    assert store.stats()["documents"] == 1 and store.stats()["retired_documents"] == 1
+    assert all(h.document.external_id == "a" for h in lexical_search(store, "thyroid"))
+    # coming back re-activates it
+    again = run(store, [doc("a", "Alpha text about thyroid."), doc("b", "Beta text about thyroid.")])
+    assert again.updated == 1 and store.stats()["documents"] == 2
+
+
+def test_duplicate_ids_in_one_run_are_rejected(tmp_path):
+    store = SQLiteStore(tmp_path / "lib.db")
+    report = run(store, [doc("a", "One text here."), doc("a", "Another text here.")])
+    assert report.added == 1
+    assert len(report.rejected) == 1 and "duplicate document id 'a'" in report.rejected[0][1]
+
+
+def test_failed_batch_leaves_library_as_before(tmp_path):
+    store = SQLiteStore(tmp_path / "lib.db")
+    run(store, [doc("a", "Stored before the crash.")])
+
+    def exploding():
+        yield doc("b", "Never stored.")
+        raise KeyboardInterrupt
+
+    class Boom(ListReader):
+        def read(self, path):
+            yield from exploding()
+
+    with pytest.raises(KeyboardInterrupt):
+        Ingestor(store, Source(name="test")).run([(Path("mem"), Boom([]))])
+    assert store.stats()["documents"] == 1
+    assert store.integrity_check() == "ok"
+
+
+@pytest.mark.parametrize(
+    "query",
+    ['"', "AND OR NOT", "NEAR(a b)", "col:thing", "a*", "\x00", "😀🩺", "'; DROP TABLE passages; --", "^x", "(((", ""],
+)
+def test_search_never_passes_user_text_as_fts_syntax(tmp_path, query):
+    store = SQLiteStore(tmp_path / "lib.db")
+    run(store, [doc("a", "Graves disease and thyroid hormone.")])
+    assert isinstance(lexical_search(store, query), list)
+    assert store.stats()["passages"] == 1
