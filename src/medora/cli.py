@@ -20,7 +20,7 @@ from medora import __version__
 from medora.errors import MedoraError
 from medora.settings import Settings, load_settings
 
-out = Console(highlight=False, soft_wrap=True)
+out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 EXIT_REJECTED = 3  # ingestion finished but some files were rejected

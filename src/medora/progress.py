@@ -37,7 +37,7 @@ def ingest_progress(label: str, *, quiet: bool = False) -> Iterator:
             task = bar.add_task(label)
             yield lambda r: bar.update(task, description=describe(r))
         return
-    last = [0.0]
+    last = [started]
 
     def line(r: IngestReport) -> None:
         now = time.perf_counter()

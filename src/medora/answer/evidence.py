@@ -116,6 +116,8 @@ def candidates(hits: list[SearchHit], weights: TermWeights, kind: QuestionKind, 
         context = stems(hit.document.title + " " + " ".join(p.section_path))
         section_match = SECTION_TYPE_TO_KEY.get(p.section_type or "") in kind.plan
         primary_match = SECTION_TYPE_TO_KEY.get(p.section_type or "") == kind.primary
+        if kind.yes_no and p.section_type == "conclusions":
+            primary_match = True  # a yes/no question is answered by a study's conclusion
         rank_prior = 1.0 / (1.0 + 0.25 * (hit.rank - 1))
         for a, b in p.sentences:
             a, b = trim_sentence(p.text, a, b)

@@ -22,7 +22,7 @@ def _marks(st: Statement) -> str:
 
 
 def _ref_line(r: Reference) -> str:
-    bits = [r.title]
+    bits = [r.title.rstrip(" .")]
     if r.publisher:
         bits.append(r.publisher)
     if r.year:

@@ -9,6 +9,7 @@ resumes where it stopped (everything already stored is skipped as unchanged).
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -66,6 +67,18 @@ class IngestReport:
 ProgressFn = Callable[[IngestReport], None]
 
 
+def _file_key(path: Path) -> tuple[str, str | None]:
+    """(stable key, sha256) of an input file; directories get no digest (they are always read)."""
+    key = str(path.resolve())
+    if not path.is_file():
+        return key, None
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return key, h.hexdigest()
+
+
 class Ingestor:
     """Ingests a stream of (file, reader) pairs into one source of a library."""
 
@@ -101,14 +114,23 @@ class Ingestor:
         return self.report
 
     def _read_file(self, path: Path, reader: Reader) -> None:
+        key, digest = _file_key(path)
+        if digest is not None and self._skip_unchanged_file(key, digest):
+            return
+        skipped: Counter = Counter()
+        before = len(self.seen)
         try:
             for item in reader.read(path):
                 if isinstance(item, Skipped):
-                    self.report.skipped[item.reason] += item.count
+                    skipped[item.reason] += item.count
                 else:
-                    self._add(path, item)
+                    self._add(path, item, key)
                     if self.report.documents_seen % 200 == 0:
                         self.progress(self.report)
+            self._flush()
+            self.report.skipped.update(skipped)
+            if digest is not None:
+                self.store.record_file(self.source_id, key, digest, len(self.seen) - before, dict(skipped))
         except ReaderError as exc:
             self.report.rejected.append((exc.path, exc.reason))
         except MedoraError as exc:
@@ -116,7 +138,21 @@ class Ingestor:
         except (RecursionError, MemoryError, ValueError, UnicodeError, OSError) as exc:
             self.report.rejected.append((str(path), f"{type(exc).__name__}: {exc}"))
 
-    def _add(self, path: Path, doc: ParsedDocument) -> None:
+    def _skip_unchanged_file(self, key: str, digest: str) -> bool:
+        """True (and the file's documents counted unchanged) when this exact file was fully ingested before."""
+        record = self.store.file_record(self.source_id, key)
+        if record is None or record[0] != digest:
+            return False
+        mine = {ext: st for ext, st in self.states.items() if st.origin == key and st.status == "active"}
+        if not mine or any(ext in self.seen for ext in mine):
+            return False
+        for ext in mine:
+            self.seen[ext] = key
+        self.report.unchanged += len(mine)
+        self.report.skipped.update(record[1])
+        return True
+
+    def _add(self, path: Path, doc: ParsedDocument, origin: str) -> None:
         if doc.external_id in self.seen:
             self.report.rejected.append(
                 (str(path), f"duplicate document id {doc.external_id!r} (already read from {self.seen[doc.external_id]})")
@@ -127,12 +163,14 @@ class Ingestor:
         state = self.states.get(doc.external_id)
         if state is not None and state.content_hash == digest and state.status == "active":
             self.report.unchanged += 1
+            if state.origin != origin:
+                self.store.set_origin([state.id], origin)
             return
         chunks = chunk_document(doc)
         if not chunks:
             self.report.skipped["document has no text"] += 1
             return
-        self._batch.append(DocWrite(self.source_id, doc, digest, chunks, state))
+        self._batch.append(DocWrite(self.source_id, doc, digest, chunks, state, origin))
         self._batch_passages += len(chunks)
         if len(self._batch) >= BATCH_DOCUMENTS or self._batch_passages >= BATCH_PASSAGES:
             self._flush()

@@ -129,9 +129,27 @@ class SQLiteStore:
 
     def document_states(self, source_id: int) -> dict[str, DocState]:
         rows = self.db.execute(
-            "SELECT external_id, id, content_hash, version, status FROM documents WHERE source_id = ?", (source_id,)
+            "SELECT external_id, id, content_hash, version, status, origin FROM documents WHERE source_id = ?",
+            (source_id,),
         )
-        return {ext: DocState(i, h, v, s) for ext, i, h, v, s in rows}
+        return {ext: DocState(i, h, v, s, o) for ext, i, h, v, s, o in rows}
+
+    def file_record(self, source_id: int, path: str) -> tuple[str, dict[str, int]] | None:
+        row = self.db.execute(
+            "SELECT sha256, skipped FROM ingested_files WHERE source_id = ? AND path = ?", (source_id, path)
+        ).fetchone()
+        return (row[0], json.loads(row[1])) if row else None
+
+    def set_origin(self, doc_ids: list[int], origin: str) -> None:
+        self.db.executemany("UPDATE documents SET origin = ? WHERE id = ?", [(origin, i) for i in doc_ids])
+
+    def record_file(self, source_id: int, path: str, sha256: str, documents: int, skipped: dict[str, int]) -> None:
+        self.db.execute(
+            "INSERT INTO ingested_files(source_id, path, sha256, documents, skipped, ingested_at) VALUES (?,?,?,?,?,?)"
+            " ON CONFLICT(source_id, path) DO UPDATE SET sha256=excluded.sha256, documents=excluded.documents,"
+            " skipped=excluded.skipped, ingested_at=excluded.ingested_at",
+            (source_id, path, sha256, documents, json.dumps(skipped), _now()),
+        )
 
     def write_batch(self, writes: list[DocWrite]) -> None:
         """Add or replace documents and their passages in one transaction."""
@@ -144,12 +162,13 @@ class SQLiteStore:
             for w in writes:
                 d = w.doc
                 meta = json.dumps(d.metadata, ensure_ascii=False, sort_keys=True, default=str)
-                values = (d.title, d.url, d.publisher, d.year, d.doc_type, d.grade, d.license, meta, w.content_hash)
+                values = (d.title, d.url, d.publisher, d.year, d.doc_type, d.grade, d.license, meta, w.content_hash,
+                          w.origin)
                 if w.existing is None:
                     cur = db.execute(
                         "INSERT INTO documents(source_id, external_id, title, url, publisher, year, doc_type, grade,"
-                        " license, metadata, content_hash, version, status, created_at, updated_at)"
-                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,1,'active',?,?)",
+                        " license, metadata, content_hash, origin, version, status, created_at, updated_at)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,1,'active',?,?)",
                         (w.source_id, d.external_id, *values, now, now),
                     )
                     doc_id = cur.lastrowid
@@ -158,7 +177,8 @@ class SQLiteStore:
                     self._delete_passages(doc_id)
                     db.execute(
                         "UPDATE documents SET title=?, url=?, publisher=?, year=?, doc_type=?, grade=?, license=?,"
-                        " metadata=?, content_hash=?, version=version+1, status='active', updated_at=? WHERE id=?",
+                        " metadata=?, content_hash=?, origin=?, version=version+1, status='active', updated_at=?"
+                        " WHERE id=?",
                         (*values, now, doc_id),
                     )
                 self._insert_passages(doc_id, d.title, w.chunks)

@@ -23,6 +23,7 @@ class DocState:
     content_hash: str
     version: int
     status: str
+    origin: str | None = None
 
 
 @dataclass
@@ -34,6 +35,7 @@ class DocWrite:
     content_hash: str
     chunks: list[Chunk]
     existing: DocState | None = None
+    origin: str | None = None  # the file it came from (for the unchanged-file fast path)
 
 
 class LibraryStore(Protocol):
@@ -46,6 +48,12 @@ class LibraryStore(Protocol):
     def document_states(self, source_id: int) -> dict[str, DocState]: ...
 
     def write_batch(self, writes: list[DocWrite]) -> None: ...
+
+    def file_record(self, source_id: int, path: str) -> tuple[str, dict[str, int]] | None: ...
+
+    def set_origin(self, doc_ids: list[int], origin: str) -> None: ...
+
+    def record_file(self, source_id: int, path: str, sha256: str, documents: int, skipped: dict[str, int]) -> None: ...
 
     def retire(self, doc_ids: list[int]) -> int: ...
 
