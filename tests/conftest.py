@@ -25,3 +25,29 @@ def shared_eval() -> Path:
     if not EVAL.is_dir():
         pytest.fail(f"shared eval sets not found at {EVAL}; set MEDORA_SHARED_DATA")
     return EVAL
+
+
+def run_cli(*args: str, check: bool = True, timeout: float = 600) -> "subprocess.CompletedProcess[str]":
+    """Run the installed ``medora`` console script as a real subprocess."""
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("medora")
+    proc = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"medora {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}\n{proc.stdout}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def full_library(tmp_path_factory, shared_sources):
+    """A library holding every shared source, built once by the one documented command."""
+    import json
+    import time
+
+    path = tmp_path_factory.mktemp("full") / "library.db"
+    started = time.perf_counter()
+    proc = run_cli("library", "add", "--all", "--from", str(shared_sources), "--library", str(path),
+                   "--format", "json", "-q")
+    seconds = time.perf_counter() - started
+    return {"path": path, "report": json.loads(proc.stdout), "seconds": seconds}

@@ -47,6 +47,30 @@ def _title(question: str) -> str:
     return q if q.endswith("?") else q.rstrip(".") + "?"
 
 
+# Evidence authority policy (documented in docs/ARCHITECTURE.md): guidelines first, then syntheses,
+# then primary studies, then narrative reviews, labels and patient information. A graded
+# recommendation ranks above an ungraded text of the same type.
+AUTHORITY = {
+    "guideline": 1.0,
+    "systematic review": 0.9,
+    "meta-analysis": 0.9,
+    "trial": 0.75,
+    "drug label": 0.7,
+    "cohort": 0.6,
+    "case-control": 0.55,
+    "review": 0.5,
+    "patient information": 0.45,
+    "article": 0.4,
+    "case report": 0.3,
+    "other": 0.2,
+}
+
+
+def authority(doc: Document) -> float:
+    """0..1 authority of a document by type, with a small lift for a graded recommendation."""
+    return min(1.0, AUTHORITY.get(doc.doc_type, 0.2) + (0.1 if doc.grade else 0.0)) / 1.0
+
+
 def rerank(hits: list[SearchHit], kind: QuestionKind, focus_terms: set[str]) -> list[SearchHit]:
     """Prefer passages whose section answers this kind of question and whose title names the focus."""
     if not hits:
@@ -57,7 +81,7 @@ def rerank(hits: list[SearchHit], kind: QuestionKind, focus_terms: set[str]) -> 
         title = stems(h.document.title)
         focus = len(title & focus_terms) / max(len(title), 1) if focus_terms else 0.0
         bonus = 0.3 if key == kind.primary else (0.1 if key in kind.plan else 0.0)
-        h.scores["rerank"] = h.score / top + bonus + 0.2 * focus
+        h.scores["rerank"] = h.score / top + bonus + 0.4 * focus + 0.1 * authority(h.document)
     ranked = sorted(hits, key=lambda h: -h.scores["rerank"])
     for i, h in enumerate(ranked, 1):
         h.rank = i
@@ -168,12 +192,17 @@ def _select(pool: list[Candidate], kind: QuestionKind, max_statements: int):
                    for d in chosen)
 
     bottom: list[Candidate] = []
-    primary = [c for c in pool if c.section_key == kind.primary and c.overlap > 0] or [c for c in pool if c.overlap > 0]
+    # The bottom line comes from the best-ranked passages that answer this kind of question.
+    supported = [c for c in pool if c.support >= 0.5]
+    primary = ([c for c in supported if c.section_key == kind.primary and c.hit.rank <= 6]
+               or [c for c in supported if c.hit.rank <= 3] or supported)
     words = 0
     for c in primary:
         n = len(c.text.split())
         if bottom and (len(bottom) >= 2 or words + n > 60):
             break
+        if bottom and c.overlap == 0:  # a second sentence must itself speak to the question
+            continue
         if fresh(c):
             bottom.append(c)
             chosen.append(c)

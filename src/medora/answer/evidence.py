@@ -31,7 +31,16 @@ def light_stem(word: str) -> str:
 
 
 def stems(text: str) -> set[str]:
-    return {light_stem(t) for t in tokenize(text)}
+    """Light stems of the words of ``text``; hyphenated and possessive words count by their parts."""
+    out = set()
+    for token in tokenize(text):
+        for part in re.split(r"[-']", token):
+            if part:
+                out.add(light_stem(part))
+    return out
+
+
+FOCUS_TERMS = 6
 
 
 @dataclass
@@ -41,15 +50,22 @@ class TermWeights:
     weights: dict[str, float]
     by_term: dict[str, float]
 
+    unknown: dict[str, float] = None  # stems of terms the library never contains, with their weights
+
     @classmethod
     def build(cls, store: LibraryStore, terms: list[str]) -> "TermWeights":
         total, counts = store.term_frequencies(terms)
         by_term = {t: math.log((total + 1) / (counts.get(t, 0) + 0.5)) for t in terms}
         weights: dict[str, float] = {}
+        unknown: dict[str, float] = {}
         for t, w in by_term.items():
             key = light_stem(t)
-            weights[key] = max(weights.get(key, 0.0), w)
-        return cls(weights, by_term)
+            target = weights if counts.get(t, 0) else unknown
+            target[key] = max(target.get(key, 0.0), w)
+        for key in list(unknown):
+            if key in weights:  # another surface form of it is in the library
+                del unknown[key]
+        return cls(weights, by_term, unknown)
 
     @property
     def total(self) -> float:
@@ -57,6 +73,15 @@ class TermWeights:
 
     def coverage(self, present: set[str]) -> float:
         return sum(w for s, w in self.weights.items() if s in present) / self.total
+
+    def focus(self, n: int = FOCUS_TERMS) -> dict[str, float]:
+        """The ``n`` most specific known terms: what the question is about."""
+        return dict(sorted(self.weights.items(), key=lambda kv: -kv[1])[:n])
+
+    def unknown_share(self) -> float:
+        """Share of the question's weight carried by words the library does not contain at all."""
+        unknown = sum(self.unknown.values())
+        return unknown / ((sum(self.weights.values()) + unknown) or 1.0)
 
 
 @dataclass
@@ -69,7 +94,8 @@ class Candidate:
     text: str
     section_key: str
     score: float
-    overlap: float
+    overlap: float  # share of the question's weighted terms in the sentence itself
+    support: float  # ... in the sentence plus its document title and section headings
 
     @property
     def passage_id(self) -> int:
@@ -78,6 +104,38 @@ class Candidate:
 
 _BULLET = re.compile(r"^(?:[-•*▪◦·]|\(?\d{1,2}[.)]|[a-z][.)])\s+")
 _HEADING_LIKE = re.compile(r"^[A-Z][A-Za-z ,/&-]{0,60}$")
+# A statement must read as a sentence: capital or digit first, terminal punctuation last.
+_STARTS_WELL = re.compile(r"^[\"'“(\[]?[A-Z0-9]")
+_ENDS_WELL = re.compile(r"[.!][\"'”)\]]*$|\)\.?$")
+_DANGLING = re.compile(r"\b(such as|include|includes|including|following|are|is|of|and|or)\W*$", re.IGNORECASE)
+# Sentences about the page rather than the medicine.
+_META = re.compile(
+    r"^(see |click |call 1-|you may report|check the list|this summary|these are not all|for more information|"
+    r"gene ?review|genetic testing registry|the human phenotype ontology|the following|read the |"
+    r"more detailed information|other names for this)|\b(listed below|the following list|this section)\b",
+    re.IGNORECASE,
+)
+
+
+def usable_statement(sentence: str) -> bool:
+    """Whether a source sentence can stand alone as a statement in an article."""
+    n_words = len(sentence.split())
+    return (
+        5 <= n_words <= 90
+        and bool(_STARTS_WELL.match(sentence))
+        and bool(_ENDS_WELL.search(sentence))
+        and not _DANGLING.search(sentence.rstrip(".!"))
+        and not _META.search(sentence)
+        and "|" not in sentence
+        and not _HEADING_LIKE.match(sentence)
+        and not _title_case(sentence)
+    )
+
+
+def _title_case(sentence: str) -> bool:
+    """A heading or document title that ended up as a line ("Childhood Leukemia Treatment.")."""
+    words = [w for w in sentence.split() if w[:1].isalpha()]
+    return len(words) <= 12 and sum(w[0].isupper() for w in words) >= 0.7 * len(words)
 
 
 def trim_sentence(text: str, start: int, end: int) -> tuple[int, int]:
@@ -89,12 +147,19 @@ def trim_sentence(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def evidence_coverage(hits: list[SearchHit], weights: TermWeights, top: int = 3) -> float:
-    """Share of the question's IDF weight found in the best single passage among the top few."""
+    """Share of the question's focus-term weight found in the best single passage among the top few.
+
+    Only the most specific known terms count (long consumer questions carry many incidental
+    words), and the share of the question made of words the library lacks entirely scales it
+    down: "the capital of Mongolia" is not answered by a passage that mentions a capital.
+    """
+    focus = weights.focus()
+    total = sum(focus.values()) or 1.0
     best = 0.0
     for hit in hits[:top]:
         present = stems(hit.document.title + " " + " ".join(hit.passage.section_path) + " " + hit.passage.text)
-        best = max(best, weights.coverage(present))
-    return best
+        best = max(best, sum(w for s, w in focus.items() if s in present) / total)
+    return best * (1.0 - weights.unknown_share())
 
 
 def section_key_for(hit: SearchHit, sentence: str) -> str:
@@ -122,15 +187,14 @@ def candidates(hits: list[SearchHit], weights: TermWeights, kind: QuestionKind, 
         for a, b in p.sentences:
             a, b = trim_sentence(p.text, a, b)
             sentence = p.text[a:b]
-            n_words = len(sentence.split())
-            if n_words < 5 or n_words > 90 or sentence.endswith(":") or _HEADING_LIKE.match(sentence):
+            if not usable_statement(sentence):
                 continue
             own = stems(sentence)
             overlap = weights.coverage(own)
             support = weights.coverage(own | context)
-            score = 0.45 * overlap + 0.25 * support + 0.2 * rank_prior
+            score = 0.4 * overlap + 0.2 * support + 0.3 * rank_prior
             score += 0.25 if primary_match else (0.1 if section_match else 0.0)
-            out.append(Candidate(hit, a, b, sentence, section_key_for(hit, sentence), score, overlap))
+            out.append(Candidate(hit, a, b, sentence, section_key_for(hit, sentence), score, overlap, support))
     return out
 
 
