@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,11 +29,8 @@ def shared_eval() -> Path:
     return EVAL
 
 
-def run_cli(*args: str, check: bool = True, timeout: float = 600) -> "subprocess.CompletedProcess[str]":
+def run_cli(*args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run the installed ``medora`` console script as a real subprocess."""
-    import subprocess
-    import sys
-
     exe = Path(sys.executable).with_name("medora")
     proc = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:

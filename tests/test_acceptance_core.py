@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
+
 from medora.library.sqlite_store import SQLiteStore
 
 EXPECTED_DOCUMENTS = {"medquad": 5490, "uspstf": 233, "pubmedqa": 1000, "dailymed": 5, "pubmed": 1, "pmc": 5}

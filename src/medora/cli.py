@@ -20,8 +20,9 @@ from medora import __version__
 from medora.errors import MedoraError
 from medora.settings import Settings, load_settings
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# soft_wrap: one message, one line, whatever the width (scripts read these lines).
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_REJECTED = 3  # ingestion finished but some files were rejected
 
@@ -134,7 +135,7 @@ def ask(question: str, library: Path | None, fmt: str, top_k: int | None) -> Non
     elif fmt == "html":
         click.echo(to_html(answer))
     else:
-        to_terminal(answer, out)
+        to_terminal(answer, Console(highlight=False))
     if answer.status == "invalid_question":
         sys.exit(2)
 

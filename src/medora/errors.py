@@ -12,8 +12,9 @@ class ReaderError(MedoraError):
 
     def __init__(self, path: str, reason: str):
         self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+        # One line, always: parser messages may carry newlines or repeat the file name.
+        self.reason = " ".join(str(reason).replace(self.path + ":", "").split()) or "unreadable"
+        super().__init__(f"{self.path}: {self.reason}")
 
 
 class LibraryError(MedoraError):

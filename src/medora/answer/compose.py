@@ -8,13 +8,28 @@ from __future__ import annotations
 
 import time
 
-from medora.answer.evidence import Candidate, TermWeights, candidates, evidence_coverage, near_duplicate, stems
-from medora.answer.questions import HEADINGS, SECTION_TYPE_TO_KEY, QuestionKind, classify
+from medora.answer.evidence import (
+    Candidate,
+    candidates,
+    evidence_coverage,
+    near_duplicate,
+)
+from medora.answer.sections import HEADINGS
 from medora.errors import UsageError
 from medora.library.store import LibraryStore
-from medora.models import Answer, AnswerSection, Citation, Document, Reference, SearchHit, Statement
+from medora.models import (
+    Answer,
+    AnswerSection,
+    Citation,
+    Document,
+    Reference,
+    Statement,
+)
 from medora.retrieve.lexical import lexical_search
 from medora.retrieve.query import content_terms
+from medora.retrieve.rank import rerank
+from medora.retrieve.terms import TermWeights
+from medora.retrieve.understand import QuestionKind, classify
 from medora.settings import Settings
 
 MAX_QUESTION_CHARS = 2000
@@ -45,47 +60,6 @@ def _title(question: str) -> str:
     q = " ".join(question.split())
     q = q[:1].upper() + q[1:]
     return q if q.endswith("?") else q.rstrip(".") + "?"
-
-
-# Evidence authority policy (documented in docs/ARCHITECTURE.md): guidelines first, then syntheses,
-# then primary studies, then narrative reviews, labels and patient information. A graded
-# recommendation ranks above an ungraded text of the same type.
-AUTHORITY = {
-    "guideline": 1.0,
-    "systematic review": 0.9,
-    "meta-analysis": 0.9,
-    "trial": 0.75,
-    "drug label": 0.7,
-    "cohort": 0.6,
-    "case-control": 0.55,
-    "review": 0.5,
-    "patient information": 0.45,
-    "article": 0.4,
-    "case report": 0.3,
-    "other": 0.2,
-}
-
-
-def authority(doc: Document) -> float:
-    """0..1 authority of a document by type, with a small lift for a graded recommendation."""
-    return min(1.0, AUTHORITY.get(doc.doc_type, 0.2) + (0.1 if doc.grade else 0.0)) / 1.0
-
-
-def rerank(hits: list[SearchHit], kind: QuestionKind, focus_terms: set[str]) -> list[SearchHit]:
-    """Prefer passages whose section answers this kind of question and whose title names the focus."""
-    if not hits:
-        return hits
-    top = max(h.score for h in hits) or 1.0
-    for h in hits:
-        key = SECTION_TYPE_TO_KEY.get(h.passage.section_type or "")
-        title = stems(h.document.title)
-        focus = len(title & focus_terms) / max(len(title), 1) if focus_terms else 0.0
-        bonus = 0.3 if key == kind.primary else (0.1 if key in kind.plan else 0.0)
-        h.scores["rerank"] = h.score / top + bonus + 0.4 * focus + 0.1 * authority(h.document)
-    ranked = sorted(hits, key=lambda h: -h.scores["rerank"])
-    for i, h in enumerate(ranked, 1):
-        h.rank = i
-    return ranked
 
 
 class _Citations:

@@ -8,80 +8,14 @@ passages cover at all.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
-from medora.answer.questions import SECTION_TYPE_TO_KEY, QuestionKind, is_seek_care
-from medora.library.store import LibraryStore
+from medora.answer.sections import is_seek_care
 from medora.models import SearchHit
-from medora.retrieve.query import tokenize
-
-_SUFFIXES = ("ational", "ization", "fulness", "iveness", "ations", "ation", "ments", "ment", "ness", "ings",
-             "ing", "ies", "ied", "ers", "er", "ed", "es", "ly", "s")
-
-
-def light_stem(word: str) -> str:
-    """A small suffix stripper so 'symptoms' meets 'symptom' and 'treated' meets 'treat'."""
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            word = word[: -len(suffix)]
-            break
-    return word
-
-
-def stems(text: str) -> set[str]:
-    """Light stems of the words of ``text``; hyphenated and possessive words count by their parts."""
-    out = set()
-    for token in tokenize(text):
-        for part in re.split(r"[-']", token):
-            if part:
-                out.add(light_stem(part))
-    return out
-
-
-FOCUS_TERMS = 6
-
-
-@dataclass
-class TermWeights:
-    """IDF weights of the question's content terms in this library (stemmed keys)."""
-
-    weights: dict[str, float]
-    by_term: dict[str, float]
-
-    unknown: dict[str, float] = None  # stems of terms the library never contains, with their weights
-
-    @classmethod
-    def build(cls, store: LibraryStore, terms: list[str]) -> "TermWeights":
-        total, counts = store.term_frequencies(terms)
-        by_term = {t: math.log((total + 1) / (counts.get(t, 0) + 0.5)) for t in terms}
-        weights: dict[str, float] = {}
-        unknown: dict[str, float] = {}
-        for t, w in by_term.items():
-            key = light_stem(t)
-            target = weights if counts.get(t, 0) else unknown
-            target[key] = max(target.get(key, 0.0), w)
-        for key in list(unknown):
-            if key in weights:  # another surface form of it is in the library
-                del unknown[key]
-        return cls(weights, by_term, unknown)
-
-    @property
-    def total(self) -> float:
-        return sum(self.weights.values()) or 1.0
-
-    def coverage(self, present: set[str]) -> float:
-        return sum(w for s, w in self.weights.items() if s in present) / self.total
-
-    def focus(self, n: int = FOCUS_TERMS) -> dict[str, float]:
-        """The ``n`` most specific known terms: what the question is about."""
-        return dict(sorted(self.weights.items(), key=lambda kv: -kv[1])[:n])
-
-    def unknown_share(self) -> float:
-        """Share of the question's weight carried by words the library does not contain at all."""
-        unknown = sum(self.unknown.values())
-        return unknown / ((sum(self.weights.values()) + unknown) or 1.0)
+from medora.retrieve.query import stems
+from medora.retrieve.terms import TermWeights
+from medora.retrieve.understand import SECTION_TYPE_TO_KEY, QuestionKind
 
 
 @dataclass

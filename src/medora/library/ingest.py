@@ -135,8 +135,9 @@ class Ingestor:
             self.report.rejected.append((exc.path, exc.reason))
         except MedoraError as exc:
             self.report.rejected.append((str(path), str(exc)))
-        except (RecursionError, MemoryError, ValueError, UnicodeError, OSError) as exc:
-            self.report.rejected.append((str(path), f"{type(exc).__name__}: {exc}"))
+        except Exception as exc:  # noqa: BLE001 - a reader bug on odd input must not stop the batch
+            reason = " ".join(f"{reader.name} reader could not read it ({type(exc).__name__}: {exc})".split())
+            self.report.rejected.append((str(path), reason))
 
     def _skip_unchanged_file(self, key: str, digest: str) -> bool:
         """True (and the file's documents counted unchanged) when this exact file was fully ingested before."""

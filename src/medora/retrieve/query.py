@@ -51,3 +51,25 @@ def fts_match(terms: list[str]) -> str:
     """An FTS5 MATCH expression OR-ing the quoted terms ('' when there are none)."""
     quoted = ['"' + t.replace('"', "") + '"' for t in terms if t]
     return " OR ".join(quoted)
+
+
+_SUFFIXES = ("ational", "ization", "fulness", "iveness", "ations", "ation", "ments", "ment", "ness", "ings",
+             "ing", "ies", "ied", "ers", "er", "ed", "es", "ly", "s")
+
+
+def light_stem(word: str) -> str:
+    """A small suffix stripper so 'symptoms' meets 'symptom' and 'treated' meets 'treat'."""
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def stems(text: str) -> set[str]:
+    """Light stems of the words of ``text``; hyphenated and possessive words count by their parts."""
+    out = set()
+    for token in tokenize(text):
+        for part in re.split(r"[-']", token):
+            if part:
+                out.add(light_stem(part))
+    return out

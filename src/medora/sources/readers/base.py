@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Protocol
 
+from lxml import etree
+
 from medora.errors import ReaderError
 
 #: Document types, in the order of evidence authority used by the answer layer (first = strongest).
@@ -120,6 +122,9 @@ class Skipped:
     reason: str
     count: int = 1
 
+    def __post_init__(self) -> None:
+        self.reason = " ".join(str(self.reason).split())  # one line in reports, whatever the source held
+
 
 class Reader(Protocol):
     """A reader for one format. ``sniff`` decides cheaply whether it applies; ``read`` parses."""
@@ -191,9 +196,52 @@ def decode_text(path: Path, data: bytes) -> str:
         ) from None
 
 
+def as_list(value: Any) -> list:
+    """``value`` if it is a list, else [] (JSON sources sometimes hold a scalar where a list belongs)."""
+    return value if isinstance(value, list) else []
+
+
 def year_from(value: Any) -> int | None:
     """First plausible 4-digit year (1800-2100) in a value, or None."""
     if value is None:
         return None
     m = re.search(r"\b(1[89]\d\d|20\d\d|2100)\b", str(value))
     return int(m.group(1)) if m else None
+
+
+# ---------------------------------------------------------------- XML
+
+_FIRST_TAG = re.compile(rb"<([A-Za-z_][\w.:-]*)")
+_COMMENT = re.compile(rb"<!--.*?-->", re.S)
+_POSITION_SUFFIX = re.compile(r",? line \d+, column \d+$")
+
+
+def xml_root_tag(head: bytes) -> str | None:
+    """Name of the first element in the first bytes of an XML file, or None for non-XML."""
+    body = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not body.startswith(b"<"):
+        return None
+    match = _FIRST_TAG.search(_COMMENT.sub(b"", body))
+    return match.group(1).decode("ascii", "replace") if match else None
+
+
+def parse_xml(path: Path) -> etree._Element:
+    """Parse an XML file safely (no DTD, no network, no entity expansion); ReaderError if malformed."""
+    check_file(path)
+    parser = etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        recover=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+    try:
+        return etree.fromstring(path.read_bytes(), parser)
+    except etree.XMLSyntaxError as exc:
+        line, column = exc.position
+        reason = _POSITION_SUFFIX.sub("", exc.msg or "syntax error")
+        raise ReaderError(str(path), f"malformed XML at line {line}, column {column}: {reason}") from None
+    except OSError as exc:
+        raise ReaderError(str(path), f"cannot open: {exc.strerror or exc}") from None

@@ -17,13 +17,16 @@ from typing import Any, Iterable, Iterator
 from lxml import etree
 
 from medora.errors import ReaderError
-from medora.sources.readers.base import ParsedDocument, ParsedSection, Skipped, clean_text, year_from
-from medora.sources.readers.pubmed import (
-    doc_type_from_publication_types,
+from medora.sources.readers.base import (
+    ParsedDocument,
+    ParsedSection,
+    Skipped,
+    clean_text,
     parse_xml,
-    section_type_from_heading,
     xml_root_tag,
+    year_from,
 )
+from medora.sources.readers.pubmed import doc_type_from_publication_types, section_type_from_heading
 
 PMC_URL = "https://pmc.ncbi.nlm.nih.gov/articles/{pmcid}/"
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"

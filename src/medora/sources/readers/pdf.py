@@ -15,7 +15,13 @@ import pypdf
 from pypdf.errors import DependencyError, PyPdfError
 
 from medora.errors import ReaderError
-from medora.sources.readers.base import ParsedDocument, ParsedSection, Skipped, check_file, clean_text
+from medora.sources.readers.base import (
+    ParsedDocument,
+    ParsedSection,
+    Skipped,
+    check_file,
+    clean_text,
+)
 from medora.sources.readers.text import MAX_TITLE_CHARS, reflow
 
 # pypdf reports a damaged file through its own errors but also through plain Python ones.

@@ -18,11 +18,14 @@ from medora.errors import ReaderError
 from medora.sources.readers.base import (
     DOC_TYPES,
     ParsedDocument,
+    as_list,
     ParsedSection,
     Skipped,
     check_file,
     clean_text,
     decode_text,
+    parse_xml,
+    xml_root_tag,
     year_from,
 )
 
@@ -89,42 +92,6 @@ def section_type_from_heading(heading: str | None) -> str | None:
 
 
 # ---------------------------------------------------------------- shared XML helpers
-
-_COMMENT = re.compile(rb"<!--.*?-->", re.S)
-_FIRST_TAG = re.compile(rb"<([A-Za-z_][\w.:-]*)")
-_POSITION_SUFFIX = re.compile(r",? line \d+, column \d+$")
-
-
-def xml_root_tag(head: bytes) -> str | None:
-    """Name of the first element in the first bytes of an XML file, or None for non-XML."""
-    body = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not body.startswith(b"<"):
-        return None
-    match = _FIRST_TAG.search(_COMMENT.sub(b"", body))
-    return match.group(1).decode("ascii", "replace") if match else None
-
-
-def parse_xml(path: Path) -> etree._Element:
-    """Parse an XML file safely (no DTD, no network, no entity expansion); ReaderError if malformed."""
-    check_file(path)
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        recover=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-    try:
-        return etree.fromstring(path.read_bytes(), parser)
-    except etree.XMLSyntaxError as exc:
-        line, column = exc.position
-        reason = _POSITION_SUFFIX.sub("", exc.msg or "syntax error")
-        raise ReaderError(str(path), f"malformed XML at line {line}, column {column}: {reason}") from None
-    except OSError as exc:
-        raise ReaderError(str(path), f"cannot open: {exc.strerror or exc}") from None
-
 
 def _inline_text(el: etree._Element | None) -> str:
     """The text of an element as one paragraph: tags dropped, all whitespace runs made one space."""
@@ -282,7 +249,7 @@ class PubMedQAReader:
 def _pubmedqa_document(pmid: str, record: Any) -> ParsedDocument | Skipped:
     if not isinstance(record, dict) or not isinstance(record.get("CONTEXTS"), list) or not record.get("QUESTION"):
         return Skipped(f"PubMedQA entry {pmid}: no QUESTION or CONTEXTS")
-    labels = [str(label) for label in record.get("LABELS") or []]
+    labels = [str(label) for label in as_list(record.get("LABELS"))]
     sections = []
     for index, context in enumerate(record["CONTEXTS"]):
         label = labels[index] if index < len(labels) else ""
@@ -305,7 +272,7 @@ def _pubmedqa_document(pmid: str, record: Any) -> ParsedDocument | Skipped:
         "pmid": pmid,
         "question": question,
         "final_decision": record.get("final_decision"),
-        "mesh": [str(term) for term in record.get("MESHES") or []],
+        "mesh": [str(term) for term in as_list(record.get("MESHES"))],
     }
     return ParsedDocument(
         external_id=pmid,

@@ -16,7 +16,13 @@ from typing import Any, Iterator
 from lxml import etree
 
 from medora.errors import ReaderError
-from medora.sources.readers.base import ParsedDocument, ParsedSection, Skipped, check_file, clean_text
+from medora.sources.readers.base import (
+    ParsedDocument,
+    ParsedSection,
+    Skipped,
+    clean_text,
+    parse_xml,
+)
 from medora.sources.readers.text import LineBuffer
 
 NS = "urn:hl7-org:v3"
@@ -391,16 +397,7 @@ def _effective_date(value: str) -> tuple[int | None, str | None]:
 
 
 def _parse(path: Path) -> etree._Element:
-    check_file(path)
-    parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, huge_tree=False, recover=False, remove_comments=True, remove_pis=True
-    )
-    try:
-        root = etree.parse(str(path), parser).getroot()
-    except etree.XMLSyntaxError as exc:
-        raise ReaderError(str(path), f"malformed XML: {exc}") from None
-    except OSError as exc:
-        raise ReaderError(str(path), f"cannot open: {exc}") from None
+    root = parse_xml(path)
     if root.tag != f"{{{NS}}}document":
         raise ReaderError(str(path), f"not an SPL drug label (root element is <{etree.QName(root).localname}>)")
     return root

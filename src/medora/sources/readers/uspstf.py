@@ -23,6 +23,7 @@ from medora.sources.readers.base import (
     ParsedDocument,
     ParsedSection,
     Skipped,
+    as_list,
     check_file,
     clean_text,
     decode_text,
@@ -152,8 +153,8 @@ def _topic_document(key: str, topic: dict[str, Any], categories: dict[str, Any])
         "alias": topic.get("uspstfAlias"),
         "pub_date": topic.get("pubDate"),
         "keywords": [k for k in str(topic.get("keywords") or "").split("|") if k],
-        "categories": [_name(c, categories) for c in topic.get("categories") or []],
-        "specific_ids": [str(s) for s in topic.get("specific") or []],
+        "categories": [_name(c, categories) for c in as_list(topic.get("categories"))],
+        "specific_ids": [str(s) for s in as_list(topic.get("specific"))],
     }
     return ParsedDocument(
         external_id=f"topic-{key}",
@@ -188,7 +189,7 @@ def _specific_document(
         "age_range": rec.get("ageRange"),
         "bmi": rec.get("bmi"),
         "risk_name": rec.get("riskName") or None,
-        "risks": [_name(r, risks) for r in rec.get("risk") or []],
+        "risks": [_name(r, risks) for r in as_list(rec.get("risk"))],
         "grade_meaning": _grade_meaning(grade, rec.get("gradeVer"), grades),
         "topic_id": topic_key,
         "topic_external_id": f"topic-{topic_key}",
