@@ -437,5 +437,54 @@ def library_formats() -> None:
         click.echo(name)
 
 
+# ---------------------------------------------------------------------------------- eval
+
+
+@main.group("eval")
+def eval_group() -> None:
+    """Measure retrieval (and later answers) on evaluation sets."""
+
+
+@eval_group.command("retrieval")
+@click.argument("datasets", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--methods", default="bm25,default,bm25s", show_default=True,
+              help="Comma-separated: bm25 (Medora FTS5), default (what ask uses), bm25s (peer).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write TREC run files here (DATASET/METHOD.trec).")
+@click.option("--per-query", is_flag=True, help="Include per-query metrics in JSON output.")
+@format_option(["table", "json"], "table")
+@handle_errors
+def eval_retrieval(datasets, methods, out_dir, per_query, fmt) -> None:
+    """Score retrieval methods on BEIR-layout DATASETS (corpus.jsonl, queries.jsonl, qrels/test.tsv).
+
+    \b
+    A library is built from each corpus once and cached by its content hash. Metrics are
+    trec_eval's (pytrec_eval): graded nDCG@10, Recall@10 and @100, MRR@10, with query latency.
+
+    \b
+    Example:
+      medora eval retrieval ../shared/data/eval/liveqa-med-dev ../shared/data/eval/pubmedqa-1k
+    """
+    from medora.eval.retrieval import evaluate
+
+    settings = _settings(None)
+    names = [m.strip() for m in methods.split(",") if m.strip()]
+    results = [evaluate(d, names, settings.cache_dir, out_dir, progress=lambda m: err.print(m, markup=False))
+               for d in datasets]
+    if fmt == "json":
+        _print_json({"schema": "medora.eval.retrieval/1", "datasets": [
+            {"dataset": r.dataset, "corpus_sha256": r.corpus_hash,
+             "methods": [m.as_dict(per_query) for m in r.methods]} for r in results]})
+        return
+    table = Table()
+    for col in ("dataset", "method", "nDCG@10", "R@10", "R@100", "MRR@10", "p50 ms", "p95 ms"):
+        table.add_column(col, no_wrap=True)
+    for r in results:
+        for m in r.methods:
+            table.add_row(r.dataset, m.method, *(f"{m.metrics[k]:.3f}" for k in ("nDCG@10", "R@10", "R@100", "MRR@10")),
+                          f"{m.latency_ms['p50']:.1f}", f"{m.latency_ms['p95']:.1f}")
+    out.print(table)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

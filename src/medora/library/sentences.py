@@ -25,7 +25,7 @@ _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 
 
 def _is_abbreviation(text: str, dot_index: int) -> bool:
-    m = _WORD_BEFORE.search(text, 0, dot_index)
+    m = _WORD_BEFORE.search(text, max(0, dot_index - 64), dot_index)  # only the word before the dot
     if not m:
         return False
     word = m.group(1).lower().rstrip(".")

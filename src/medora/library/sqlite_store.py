@@ -43,6 +43,7 @@ class SQLiteStore:
 
     def __init__(self, path: str | Path, *, create: bool = True):
         self.path = str(path)
+        self._indexed: int | None = None  # cached number of indexed passages
         p = Path(path)
         if not p.exists():
             if not create:
@@ -155,6 +156,7 @@ class SQLiteStore:
         """Add or replace documents and their passages in one transaction."""
         if not writes:
             return
+        self._indexed = None
         now = _now()
         db = self.db
         db.execute("BEGIN IMMEDIATE")
@@ -222,6 +224,7 @@ class SQLiteStore:
         """Mark documents retired and drop their passages from search. Returns how many changed."""
         if not doc_ids:
             return 0
+        self._indexed = None
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -260,7 +263,9 @@ class SQLiteStore:
 
     def term_frequencies(self, terms: list[str]) -> tuple[int, dict[str, int]]:
         """(number of indexed passages, {term: number of passages containing it}) using the index's stemming."""
-        total = self.db.execute("SELECT COUNT(*) FROM passages_fts").fetchone()[0]
+        if self._indexed is None:  # counting the FTS table scans it: keep the count until the next write
+            self._indexed = self.db.execute("SELECT COUNT(*) FROM passages_fts").fetchone()[0]
+        total = self._indexed
         counts = {}
         for term in terms:
             counts[term] = self.db.execute(

@@ -1,0 +1,1 @@
+"""Evaluation apart from search: datasets, methods under test, metrics and result tables."""

@@ -1,0 +1,119 @@
+"""`medora eval retrieval`: run methods over BEIR datasets and score them with trec_eval measures.
+
+For each dataset a library is built from its corpus once and cached by the corpus' content
+hash. Every method answers every judged query (depth 100); metrics come from pytrec_eval
+(trec_eval's definitions: graded nDCG@10, Recall@10/@100, MRR@10), per query and overall,
+with query latency. Run files are written in TREC format for any other tool to re-score.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from medora.errors import UsageError
+from medora.eval.beir import BeirDataset, load_dataset
+from medora.eval.methods import DEPTH, make_method
+from medora.library.ingest import Ingestor
+from medora.library.sqlite_store import SQLiteStore
+from medora.models import Source
+from medora.sources.readers.registry import make_reader
+
+MEASURES = {"ndcg_cut_10": "nDCG@10", "recall_10": "R@10", "recall_100": "R@100", "recip_rank": "MRR@10"}
+
+
+@dataclass
+class MethodResult:
+    method: str
+    metrics: dict[str, float]
+    per_query: dict[str, dict[str, float]]
+    latency_ms: dict[str, float]
+    queries: int
+
+    def as_dict(self, per_query: bool = False) -> dict:
+        out = {"method": self.method, "queries": self.queries, "metrics": self.metrics, "latency_ms": self.latency_ms}
+        if per_query:
+            out["per_query"] = self.per_query
+        return out
+
+
+@dataclass
+class DatasetResult:
+    dataset: str
+    corpus_hash: str
+    library: str
+    methods: list[MethodResult] = field(default_factory=list)
+
+
+def library_for(dataset: BeirDataset, cache_dir: Path, progress: Callable[[str], None] = print) -> Path:
+    """The cached library for this corpus (built now if absent): eval/<name>-<hash>.db under the cache dir."""
+    digest = dataset.corpus_hash()[:16]
+    path = Path(cache_dir) / "eval" / f"{dataset.name}-{digest}.db"
+    with SQLiteStore(path) as store:
+        source = Source(name=f"beir:{dataset.name}", version=digest)
+        report = Ingestor(store, source).run([(dataset.corpus, make_reader("beir"))])
+    if report.rejected:
+        raise UsageError(f"{dataset.corpus}: {report.rejected[0][1]}")
+    if report.added or report.updated:
+        progress(f"{dataset.name}: built library {path} ({report.added:,} documents, "
+                 f"{report.passages_written:,} passages, {report.seconds:.1f}s)")
+    return path
+
+
+def score_run(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> tuple[dict, dict]:
+    """(mean metrics, per-query metrics) with pytrec_eval. MRR is computed on the top 10."""
+    try:
+        import pytrec_eval
+    except ImportError:
+        raise UsageError("evaluation needs `pip install pytrec-eval-terrier` (imports as pytrec_eval)") from None
+    evaluator = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recall.10,100"})
+    per_query = evaluator.evaluate(run)
+    top10 = {q: dict(sorted(docs.items(), key=lambda kv: -kv[1])[:10]) for q, docs in run.items()}
+    rr = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(top10)
+    for q in qrels:
+        per_query.setdefault(q, {"ndcg_cut_10": 0.0, "recall_10": 0.0, "recall_100": 0.0})
+        per_query[q]["recip_rank"] = rr.get(q, {}).get("recip_rank", 0.0)
+    means = {MEASURES[m]: round(statistics.fmean(v[m] for v in per_query.values()), 4) for m in MEASURES}
+    return means, per_query
+
+
+def write_run(path: Path, run: dict[str, dict[str, float]], tag: str) -> None:
+    """A TREC run file: ``qid Q0 docid rank score tag``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for qid, docs in run.items():
+            for rank, (doc, score) in enumerate(sorted(docs.items(), key=lambda kv: -kv[1]), 1):
+                fh.write(f"{qid} Q0 {doc} {rank} {score:.6f} {tag}\n")
+
+
+def evaluate(dataset_dir: Path, methods: list[str], cache_dir: Path, out_dir: Path | None = None,
+             progress: Callable[[str], None] = print) -> DatasetResult:
+    dataset = load_dataset(dataset_dir)
+    if not dataset.queries:
+        raise UsageError(f"{dataset_dir}: no judged queries")
+    lib = library_for(dataset, cache_dir, progress)
+    result = DatasetResult(dataset.name, dataset.corpus_hash(), str(lib))
+    with SQLiteStore(lib, create=False) as store:
+        for name in methods:
+            method = make_method(name, store, dataset)
+            run: dict[str, dict[str, float]] = {}
+            latencies = []
+            for qid, text in dataset.queries.items():
+                started = time.perf_counter()
+                ranked = method.search(text, DEPTH)
+                latencies.append((time.perf_counter() - started) * 1000)
+                # pytrec_eval breaks score ties by doc id; strictly decreasing scores keep our order
+                run[qid] = {doc: float(DEPTH - i) for i, (doc, _) in enumerate(ranked)}
+            means, per_query = score_run(dataset.qrels, run)
+            latencies.sort()
+            lat = {"p50": round(statistics.median(latencies), 2),
+                   "p95": round(latencies[int(0.95 * (len(latencies) - 1))], 2)}
+            result.methods.append(MethodResult(name, means, per_query, lat, len(dataset.queries)))
+            if out_dir:
+                write_run(Path(out_dir) / dataset.name / f"{name}.trec", run, f"medora-{name}")
+            progress(f"{dataset.name} {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in means.items())
+                     + f"  (p50 {lat['p50']} ms)")
+    return result
