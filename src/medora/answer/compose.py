@@ -25,10 +25,8 @@ from medora.models import (
     Reference,
     Statement,
 )
-from medora.retrieve.lexical import lexical_search
 from medora.retrieve.query import content_terms
-from medora.retrieve.rank import rerank
-from medora.retrieve.terms import TermWeights
+from medora.retrieve.search import Retriever
 from medora.retrieve.understand import QuestionKind, classify
 from medora.settings import Settings
 
@@ -100,7 +98,8 @@ def reference(doc: Document, number: int, section_path: list[str] | None = None)
     )
 
 
-def answer_question(store: LibraryStore, question: str, settings: Settings, audience: str = "clinician") -> Answer:
+def answer_question(store: LibraryStore, question: str, settings: Settings, audience: str = "clinician",
+                    retriever: Retriever | None = None) -> Answer:
     """The full extractive pipeline for one question."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -114,14 +113,15 @@ def answer_question(store: LibraryStore, question: str, settings: Settings, audi
     if not terms:
         return Answer(status="invalid_question", message="The question has no words Medora can search for.", **base)
 
-    hits = lexical_search(store, question, limit=settings.top_k * 2)
-    weights = TermWeights.build(store, terms)
-    hits = rerank(hits, kind, set(weights.weights))[: settings.top_k]
+    retriever = retriever or Retriever(store, mode=settings.retrieval, embedder_spec=settings.embedder)
+    retrieval = retriever.search(question, k=settings.top_k)
+    hits, weights = retrieval.hits, retrieval.weights
     timings["retrieve"] = (time.perf_counter() - t0) * 1000
 
     t1 = time.perf_counter()
     coverage = evidence_coverage(hits, weights)
     scores = {"evidence_coverage": round(coverage, 4), "threshold": settings.min_evidence}
+    timings.update({f"retrieve.{k}": v for k, v in retrieval.timings_ms.items()})
     if hits:
         scores["top_bm25"] = round(hits[0].scores.get("bm25", 0.0), 4)
     if not hits or coverage < settings.min_evidence:

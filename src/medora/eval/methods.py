@@ -9,17 +9,15 @@ against something measured together.
 from __future__ import annotations
 
 import json
-from typing import Protocol
+from typing import Callable, Protocol
 
 from medora.errors import UsageError
 from medora.eval.beir import BeirDataset
 from medora.library.store import LibraryStore
 from medora.models import SearchHit
+from medora.retrieve.dense import embed_library
 from medora.retrieve.lexical import lexical_search
-from medora.retrieve.query import content_terms
-from medora.retrieve.rank import rerank
-from medora.retrieve.terms import TermWeights
-from medora.retrieve.understand import classify
+from medora.retrieve.search import Retriever
 
 DEPTH = 100  # documents per query in run files
 
@@ -54,19 +52,29 @@ class Bm25:
         return _documents(lexical_search(self.store, query, limit=k * 3), k)
 
 
-class Default:
-    """What ``medora ask`` retrieves with: BM25, then the ranking policy (section fit, focus, authority)."""
+class Retrieve:
+    """Medora's retriever in a given mode: "default" (what ask uses), "dense:MODEL" or "hybrid:MODEL"."""
 
-    name = "default"
-
-    def __init__(self, store: LibraryStore):
-        self.store = store
+    def __init__(self, name: str, store: LibraryStore, mode: str, embedder: str | None,
+                 progress: Callable[[str], None] = print):
+        self.name = name
+        self.retriever = Retriever(store, mode=mode, embedder_spec=embedder)
+        if embedder and mode in ("dense", "hybrid"):
+            ensure_embedded(store, self.retriever.embedder(), progress)
 
     def search(self, query: str, k: int = DEPTH) -> list[tuple[str, float]]:
-        hits = lexical_search(self.store, query, limit=k * 3)
-        weights = TermWeights.build(self.store, content_terms(query))
-        ranked = rerank(hits, classify(query), set(weights.weights))
-        return _documents(ranked, k, "rerank")
+        hits = self.retriever.search(query, k=k * 3, depth=k * 3).hits
+        return _documents(hits, k, "rerank")
+
+
+def ensure_embedded(store: LibraryStore, embedder, progress: Callable[[str], None]) -> None:
+    """Embed whatever the (cached) evaluation library still lacks for this model."""
+    done, total = store.embedding_coverage(embedder.model_id)
+    if done < total:
+        progress(f"embedding {total - done:,} passages with {embedder.model_id} (cached for later runs)")
+        report = embed_library(store, embedder)
+        progress(f"embedded {report.embedded:,} passages in {report.seconds:.0f}s "
+                 f"({report.embedded / max(report.seconds, 1e-9):.1f}/s)")
 
 
 class Bm25sPeer:
@@ -103,14 +111,19 @@ class Bm25sPeer:
         return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
 
 
-BUILTIN = ("bm25", "default", "bm25s")
+BUILTIN = ("bm25", "default", "bm25s", "dense:MODEL", "hybrid:MODEL")
 
 
-def make_method(name: str, store: LibraryStore, dataset: BeirDataset) -> Method:
+def make_method(name: str, store: LibraryStore, dataset: BeirDataset, *, embedder: str | None = None,
+                progress: Callable[[str], None] = print) -> Method:
+    """A method by name. ``default`` uses ``embedder`` (the configured model) when the library has its vectors."""
     if name == "bm25":
         return Bm25(store)
     if name == "default":
-        return Default(store)
+        return Retrieve(name, store, "auto", embedder, progress)
     if name == "bm25s":
         return Bm25sPeer(dataset)
+    mode, _, model = name.partition(":")
+    if mode in ("dense", "hybrid") and model:
+        return Retrieve(name, store, mode, model, progress)
     raise UsageError(f"unknown method {name!r}; known: {', '.join(BUILTIN)}")

@@ -90,7 +90,7 @@ def write_run(path: Path, run: dict[str, dict[str, float]], tag: str) -> None:
 
 
 def evaluate(dataset_dir: Path, methods: list[str], cache_dir: Path, out_dir: Path | None = None,
-             progress: Callable[[str], None] = print) -> DatasetResult:
+             progress: Callable[[str], None] = print, embedder: str | None = None) -> DatasetResult:
     dataset = load_dataset(dataset_dir)
     if not dataset.queries:
         raise UsageError(f"{dataset_dir}: no judged queries")
@@ -98,7 +98,7 @@ def evaluate(dataset_dir: Path, methods: list[str], cache_dir: Path, out_dir: Pa
     result = DatasetResult(dataset.name, dataset.corpus_hash(), str(lib))
     with SQLiteStore(lib, create=False) as store:
         for name in methods:
-            method = make_method(name, store, dataset)
+            method = make_method(name, store, dataset, embedder=embedder, progress=progress)
             run: dict[str, dict[str, float]] = {}
             latencies = []
             for qid, text in dataset.queries.items():

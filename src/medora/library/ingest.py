@@ -82,8 +82,12 @@ def _file_key(path: Path) -> tuple[str, str | None]:
 class Ingestor:
     """Ingests a stream of (file, reader) pairs into one source of a library."""
 
-    def __init__(self, store: LibraryStore, source: Source, progress: ProgressFn | None = None):
+    def __init__(self, store: LibraryStore, source: Source, progress: ProgressFn | None = None,
+                 on_change: Callable[[list[int], str], object] | None = None):
+        """``on_change(document_ids, reason)`` runs after a run that changed or retired documents
+        (publishing uses it to send articles citing them back to review)."""
         self.store = store
+        self.on_change = on_change
         self.source = source
         self.source_id = store.upsert_source(source)
         self.states = store.document_states(self.source_id)
@@ -109,6 +113,9 @@ class Ingestor:
             self.report.retired = self.store.retire(stale)
             self.report.retired_document_ids = stale
         self.store.mark_ingested(self.source_id, datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        touched = self.report.changed_document_ids + self.report.retired_document_ids
+        if touched and self.on_change is not None:
+            self.on_change(touched, f"re-ingested source {self.source.name!r}")
         self.report.seconds = time.perf_counter() - started
         self.progress(self.report)
         return self.report

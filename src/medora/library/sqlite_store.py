@@ -273,6 +273,58 @@ class SQLiteStore:
             ).fetchone()[0]
         return total, counts
 
+    # ------------------------------------------------------------------ embeddings
+
+    def missing_embeddings(self, model_id: str, limit: int) -> list[tuple[str, str]]:
+        """Up to ``limit`` (content hash, text) of searchable passages with no vector from ``model_id``."""
+        return self.db.execute(
+            "SELECT p.content_hash, MIN(p.text) FROM passages p JOIN passages_fts f ON f.rowid = p.id"
+            " WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.model_id = ? AND e.content_hash = p.content_hash)"
+            " GROUP BY p.content_hash LIMIT ?",
+            (model_id, limit),
+        ).fetchall()
+
+    def put_embeddings(self, model_id: str, dim: int, rows: list[tuple[str, bytes]]) -> None:
+        """Store vectors (one transaction)."""
+        now = _now()
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO embeddings(model_id, content_hash, dim, vector, created_at) VALUES (?,?,?,?,?)",
+                [(model_id, h, dim, v, now) for h, v in rows],
+            )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def has_embeddings(self) -> bool:
+        return self.db.execute("SELECT 1 FROM embeddings LIMIT 1").fetchone() is not None
+
+    def embedding_coverage(self, model_id: str) -> tuple[int, int]:
+        """(searchable passages with a vector from ``model_id``, searchable passages)."""
+        row = self.db.execute(
+            "SELECT COUNT(e.content_hash), COUNT(*) FROM passages p JOIN passages_fts f ON f.rowid = p.id"
+            " LEFT JOIN embeddings e ON e.model_id = ? AND e.content_hash = p.content_hash",
+            (model_id,),
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def embedding_rows(self, model_id: str):
+        """Iterate (passage id, vector bytes) for every searchable passage embedded by ``model_id``."""
+        return self.db.execute(
+            "SELECT p.id, e.vector FROM passages p JOIN passages_fts f ON f.rowid = p.id"
+            " JOIN embeddings e ON e.model_id = ? AND e.content_hash = p.content_hash ORDER BY p.id",
+            (model_id,),
+        )
+
+    def data_version(self) -> tuple[int, int]:
+        """Changes whenever passages or embeddings change (for caches kept outside the database)."""
+        return (
+            self.db.execute("SELECT COALESCE(MAX(id), 0) + COUNT(*) FROM passages").fetchone()[0],
+            self.db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0],
+        )
+
     def passages(self, ids: list[int]) -> dict[int, Passage]:
         out: dict[int, Passage] = {}
         for chunk in _chunks(ids, 500):
@@ -383,6 +435,15 @@ def _chunks(items: list[int], size: int):
 
 
 def _split_sql(sql: str) -> list[str]:
-    """Split a migration file into statements (no semicolons inside our string literals)."""
-    lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    """Split a migration file into complete statements (trigger bodies with inner ';' stay whole)."""
+    statements, buf = [], ""
+    for line in sql.splitlines(keepends=True):
+        if not buf and line.strip().startswith("--"):
+            continue
+        buf += line
+        if sqlite3.complete_statement(buf):
+            statements.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        statements.append(buf.strip())
+    return [s for s in statements if s.rstrip(";").strip()]

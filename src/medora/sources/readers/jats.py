@@ -26,7 +26,10 @@ from medora.sources.readers.base import (
     xml_root_tag,
     year_from,
 )
-from medora.sources.readers.pubmed import doc_type_from_publication_types, section_type_from_heading
+from medora.sources.readers.pubmed import (
+    doc_type_from_publication_types,
+    section_type_from_heading,
+)
 
 PMC_URL = "https://pmc.ncbi.nlm.nih.gov/articles/{pmcid}/"
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"

@@ -18,9 +18,9 @@ from medora.errors import ReaderError
 from medora.sources.readers.base import (
     DOC_TYPES,
     ParsedDocument,
-    as_list,
     ParsedSection,
     Skipped,
+    as_list,
     check_file,
     clean_text,
     decode_text,

@@ -1,0 +1,10 @@
+-- Dense vectors, content-addressed: keyed by the passage text's sha256 and the model id, so
+-- unchanged text is never embedded twice and vectors of different models never mix.
+CREATE TABLE embeddings (
+    model_id TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    dim INTEGER NOT NULL,
+    vector BLOB NOT NULL,          -- float16, L2-normalised, little-endian
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (model_id, content_hash)
+);

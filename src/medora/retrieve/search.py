@@ -1,0 +1,98 @@
+"""The one retrieval entry point for answers and evaluation: lexical, dense or hybrid, then policy.
+
+``Retriever.search`` runs BM25 and, when the library has vectors from the configured model,
+dense search; the two lists are fused by reciprocal rank fusion (RRF) and the ranking policy
+(``rank.rerank``: section fit, focus in the title, authority) orders the result.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from medora.library.store import LibraryStore
+from medora.models import SearchHit
+from medora.retrieve.lexical import hydrate
+from medora.retrieve.query import content_terms, fts_match
+from medora.retrieve.rank import rerank
+from medora.retrieve.terms import TermWeights
+from medora.retrieve.understand import QuestionKind, classify
+
+RRF_K = 60
+MODES = ("auto", "lexical", "dense", "hybrid")
+MIN_COVERAGE = 0.95  # in "auto", dense joins only when this share of passages has vectors
+
+
+def rrf(*ranked_lists: list[tuple[int, float]], k: int = RRF_K) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion of ranked (id, score) lists: sum of 1 / (k + rank)."""
+    fused: dict[int, float] = {}
+    for ranked in ranked_lists:
+        for rank, (pid, _) in enumerate(ranked, 1):
+            fused[pid] = fused.get(pid, 0.0) + 1.0 / (k + rank)
+    return sorted(fused.items(), key=lambda kv: -kv[1])
+
+
+@dataclass
+class Retrieval:
+    """What retrieval hands the answer layer."""
+
+    hits: list[SearchHit]
+    kind: QuestionKind
+    weights: TermWeights
+    mode: str
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class Retriever:
+    """Search one library; the embedder and its vectors load on first dense use and are reused."""
+
+    def __init__(self, store: LibraryStore, *, mode: str = "auto", embedder_spec: str | None = None):
+        self.store = store
+        self.mode = mode
+        self.embedder_spec = embedder_spec
+        self._embedder = None
+        self._index = None
+
+    def dense_available(self) -> bool:
+        if self.mode == "lexical" or not self.embedder_spec or not self.store.has_embeddings():
+            return False  # (checked before loading any model)
+        embedder = self.embedder()
+        done, total = self.store.embedding_coverage(embedder.model_id)
+        return total > 0 and (self.mode in ("dense", "hybrid") or done / total >= MIN_COVERAGE)
+
+    def embedder(self):
+        if self._embedder is None:
+            from medora.retrieve.embeddings import get_embedder
+
+            self._embedder = get_embedder(self.embedder_spec)
+        return self._embedder
+
+    def index(self):
+        if self._index is None:
+            from medora.retrieve.dense import DenseIndex
+
+            e = self.embedder()
+            self._index = DenseIndex(self.store, e.model_id, e.dim)
+        return self._index
+
+    def search(self, question: str, k: int = 20, depth: int = 100) -> Retrieval:
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        kind = classify(question)
+        terms = content_terms(question)
+        weights = TermWeights.build(self.store, terms)
+        lexical = self.store.lexical_search(fts_match(terms), depth) if self.mode != "dense" else []
+        timings["lexical"] = (time.perf_counter() - t) * 1000
+        mode = "lexical"
+        ranked = lexical
+        if self.mode != "lexical" and self.dense_available():
+            t = time.perf_counter()
+            query = self.embedder().embed_query(question)
+            dense = self.index().search(query, depth)
+            timings["dense"] = (time.perf_counter() - t) * 1000
+            ranked, mode = (dense, "dense") if self.mode == "dense" else (rrf(lexical, dense), "hybrid")
+        t = time.perf_counter()
+        hits = hydrate(self.store, ranked[: max(k * 2, k)], mode)
+        hits = rerank(hits, kind, set(weights.weights))[:k]
+        timings["rank"] = (time.perf_counter() - t) * 1000
+        return Retrieval(hits, kind, weights, mode, timings)
