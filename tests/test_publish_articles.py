@@ -382,7 +382,7 @@ def test_audience_variants_share_the_review_state_of_their_version(lib):
     with pytest.raises(InvalidInput, match="already has a patient variant"):
         lib.svc.add_variant(art.slug, patient, reviewer, art.revision)
     with pytest.raises(InvalidInput, match="unknown audience"):
-        lib.svc.add_variant(art.slug, lib.answer(audience="martian"), reviewer, art.revision)
+        lib.svc.add_variant(art.slug, patient.model_copy(update={"audience": "martian"}), reviewer, art.revision)
     art = lib.svc.approve(art.slug, reviewer, art.revision)
     for audience in ("clinician", "patient"):
         shown = lib.svc.published(art.slug, audience=audience).version

@@ -114,9 +114,13 @@ def main() -> None:
 @click.argument("question")
 @library_option
 @format_option(["terminal", "markdown", "json", "html"], "terminal")
+@click.option("--audience", type=click.Choice(["patient", "caregiver", "student", "clinician"]),
+              default="clinician", show_default=True, help="Which best describes you? Sets language and sources.")
+@click.option("--thread", default=None, metavar="ID",
+              help="Ask as a follow-up in thread ID (`new` starts one; the answer prints its id).")
 @click.option("--top-k", type=click.IntRange(1, 200), default=None, help="Passages to retrieve (default 20).")
 @handle_errors
-def ask(question: str, library: Path | None, fmt: str, top_k: int | None) -> None:
+def ask(question: str, library: Path | None, fmt: str, audience: str, thread: str | None, top_k: int | None) -> None:
     """Answer QUESTION with a cited article.
 
     \b
@@ -129,13 +133,15 @@ def ask(question: str, library: Path | None, fmt: str, top_k: int | None) -> Non
     Examples:
       medora ask "What causes Tourette syndrome?"
       medora ask "side effects of atorvastatin" --format markdown > answer.md
+      medora ask "What is Graves disease?" --audience patient --thread new
+      medora ask "How is it treated?" --thread 3f9c0a1b2c3d4e5f
     """
     from medora.answer.compose import answer_question
     from medora.answer.render import to_html, to_json, to_markdown, to_terminal
 
     settings = _settings(library, top_k=top_k)
     with _open(settings) as store:
-        answer = answer_question(store, question, settings)
+        answer = answer_question(store, question, settings, audience=audience, thread=thread)
     if fmt == "json":
         click.echo(to_json(answer))
     elif fmt == "markdown":

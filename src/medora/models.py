@@ -98,7 +98,44 @@ class Statement(BaseModel):
 
     text: str
     citations: list[Citation]
-    kind: Literal["bullet", "step", "sentence"] = "bullet"
+    kind: Literal["bullet", "step", "sentence", "reviewer_note"] = "bullet"
+
+
+class CrisisContact(BaseModel):
+    name: str
+    contact: str
+    region: str | None = None
+
+
+class Emergency(BaseModel):
+    """Shown before anything else when the question describes an emergency happening now."""
+
+    categories: list[str]
+    notice: str
+    crisis: list[CrisisContact] = Field(default_factory=list)
+
+
+class Difference(BaseModel):
+    """Two cited statements from different sources that point in different directions."""
+
+    topic: str
+    statements: list[int] = Field(description="Indexes into Answer.statements() of the statements that differ")
+    note: str
+
+
+class GlossaryEntry(BaseModel):
+    term: str
+    explanation: str
+    source: str = Field("medora-glossary", description="medora-glossary (ours) or the library source it came from")
+
+
+class GenerationReport(BaseModel):
+    """Generated mode only: what the model wrote and what the checker kept."""
+
+    model: str
+    statements_generated: int
+    statements_kept: int
+    dropped: list[dict] = Field(default_factory=list, description="Each dropped statement with the reason")
 
 
 class AnswerSection(BaseModel):
@@ -137,6 +174,17 @@ class Answer(BaseModel):
         default_factory=list, description="When evidence is insufficient: the nearest documents, uncited"
     )
     message: str | None = Field(None, description="Plain explanation when status is not 'answered'")
+    emergency: Emergency | None = Field(None, description="Emergency notice; renderers show it first")
+    notices: list[str] = Field(default_factory=list, description="Notes to the reader, e.g. personal details removed")
+    verdict: Literal["yes", "no", "unclear"] | None = Field(
+        None, description="For a yes/no question: the bottom line's direction, read from the cited conclusion"
+    )
+    evidence_strength: str | None = Field(None, description="Overall strength of the cited evidence, in words")
+    differences: list[Difference] = Field(default_factory=list, description="Where sources differ")
+    glossary: list[GlossaryEntry] = Field(default_factory=list)
+    follow_ups: list[str] = Field(default_factory=list, description="Suggested follow-up questions")
+    thread_id: str | None = None
+    generation: GenerationReport | None = None
     disclaimer: str
     scores: dict[str, float] = Field(default_factory=dict)
     timings_ms: dict[str, float] = Field(default_factory=dict)

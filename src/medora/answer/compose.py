@@ -6,38 +6,40 @@ it cites, with the exact quote and its offsets, so no statement can say what its
 
 from __future__ import annotations
 
+import re
 import time
 
+from medora.answer.audience import AudienceProfile, glossary_for, profile, reading_grade
 from medora.answer.evidence import (
     Candidate,
     candidates,
     evidence_coverage,
     near_duplicate,
 )
+from medora.answer.followups import suggest
+from medora.answer.judgements import differences, evidence_strength, verdict
 from medora.answer.sections import HEADINGS
+from medora.answer.threads import open_thread, record_turn, rewrite
 from medora.errors import UsageError
 from medora.library.store import LibraryStore
 from medora.models import (
     Answer,
     AnswerSection,
     Citation,
+    CrisisContact,
     Document,
+    Emergency,
     Reference,
+    SearchHit,
     Statement,
 )
 from medora.retrieve.query import content_terms
 from medora.retrieve.search import Retriever
 from medora.retrieve.understand import QuestionKind, classify
+from medora.safety import check_red_flags, redact_phi, user_notice
 from medora.settings import Settings
 
 MAX_QUESTION_CHARS = 2000
-
-DISCLAIMERS = {
-    "clinician": (
-        "For health professionals, for education and decision support only. Every statement quotes the cited "
-        "source; check the source and use clinical judgment before acting."
-    ),
-}
 
 INSUFFICIENT = (
     "The library does not hold enough evidence to answer this question, so Medora will not guess. "
@@ -99,31 +101,48 @@ def reference(doc: Document, number: int, section_path: list[str] | None = None)
 
 
 def answer_question(store: LibraryStore, question: str, settings: Settings, audience: str = "clinician",
-                    retriever: Retriever | None = None) -> Answer:
-    """The full extractive pipeline for one question."""
+                    retriever: Retriever | None = None, thread: str | None = None) -> Answer:
+    """The full extractive pipeline for one question.
+
+    Safety first: personal details are removed from the question before it is searched, stored
+    or logged, and an emergency notice is attached before retrieval runs. ``thread`` ("new" or
+    a thread id) reads the question as a follow-up of the thread's earlier questions.
+    """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
+    prof = profile(audience)
     question = (question or "").replace("\x00", " ").strip()
     if len(question) > MAX_QUESTION_CHARS:
         raise UsageError(f"question is too long ({len(question):,} characters; the limit is {MAX_QUESTION_CHARS:,})")
+    phi = redact_phi(question)
+    question = phi.text
+    notices = [n for n in [user_notice(phi)] if n]
+    flags = check_red_flags(phi.search_text())
+    emergency = None
+    if flags.triggered:
+        emergency = Emergency(categories=flags.categories, notice=flags.notice,
+                              crisis=[CrisisContact(name=c.name, contact=c.contact, region=c.region)
+                                      for c in flags.crisis])
     kind = classify(question)
-    terms = content_terms(question)
     base = dict(question=question, title=_title(question) if question else "", audience=audience,
-                question_type=kind.kind, disclaimer=DISCLAIMERS["clinician"])
-    if not terms:
+                question_type=kind.kind, disclaimer=prof.disclaimer, emergency=emergency, notices=notices)
+    if not content_terms(phi.search_text()):
         return Answer(status="invalid_question", message="The question has no words Medora can search for.", **base)
 
+    thread_id, turns = open_thread(store.db, thread, audience)
+    query = rewrite(phi.search_text(), turns)
+    base["thread_id"] = thread_id
     retriever = retriever or Retriever(store, mode=settings.retrieval, embedder_spec=settings.embedder)
-    retrieval = retriever.search(question, k=settings.top_k)
+    retrieval = retriever.search(query, k=settings.top_k, preference=prof.source_preference)
     hits, weights = retrieval.hits, retrieval.weights
     timings["retrieve"] = (time.perf_counter() - t0) * 1000
+    timings.update({f"retrieve.{k}": v for k, v in retrieval.timings_ms.items()})
 
     t1 = time.perf_counter()
     coverage = evidence_coverage(hits, weights)
     scores = {"evidence_coverage": round(coverage, 4), "threshold": settings.min_evidence}
-    timings.update({f"retrieve.{k}": v for k, v in retrieval.timings_ms.items()})
     if hits:
-        scores["top_bm25"] = round(hits[0].scores.get("bm25", 0.0), 4)
+        scores["top_retrieval"] = round(hits[0].score, 4)
     if not hits or coverage < settings.min_evidence:
         closest, seen = [], set()
         for h in hits:
@@ -131,26 +150,59 @@ def answer_question(store: LibraryStore, question: str, settings: Settings, audi
                 seen.add(h.document.id)
                 closest.append(reference(h.document, len(closest) + 1, h.passage.section_path))
         timings["select"] = (time.perf_counter() - t1) * 1000
-        timings["total"] = (time.perf_counter() - t0) * 1000
-        return Answer(status="insufficient_evidence", message=INSUFFICIENT, closest_sources=closest,
-                      scores=scores, timings_ms=_round(timings), **base)
+        answer = Answer(status="insufficient_evidence", message=INSUFFICIENT, closest_sources=closest,
+                        scores=scores, **base)
+    else:
+        pool = sorted(candidates(hits, weights, kind, plain=prof.plain), key=lambda c: -c.score)
+        timings["select"] = (time.perf_counter() - t1) * 1000
+        t2 = time.perf_counter()
+        answer = _compose(pool, kind, hits, settings, prof, scores, base)
+        timings["compose"] = (time.perf_counter() - t2) * 1000
+    if thread_id:
+        record_turn(store.db, thread_id, turns, question, query, weights.top_terms(CARRY_FOCUS), answer.status)
+    timings["total"] = (time.perf_counter() - t0) * 1000
+    answer.timings_ms = _round(timings)
+    return answer
 
-    pool = sorted(candidates(hits, weights, kind), key=lambda c: -c.score)
-    timings["select"] = (time.perf_counter() - t1) * 1000
 
-    t2 = time.perf_counter()
+CARRY_FOCUS = 4
+
+
+def _compose(pool: list[Candidate], kind: QuestionKind, hits: list[SearchHit], settings: Settings,
+             prof: AudienceProfile, scores: dict, base: dict) -> Answer:
     bottom, sections = _select(pool, kind, settings.max_statements)
     cites = _Citations()
     bottom_line = [Statement(text=c.text, citations=[cites.cite(c)], kind="sentence") for c in bottom]
     answer_sections = [
         AnswerSection(key=key, heading=HEADINGS[key],
-                      statements=[Statement(text=c.text, citations=[cites.cite(c)]) for c in chosen])
+                      statements=[Statement(text=c.text, citations=[cites.cite(c)],
+                                            kind="step" if key in STEP_SECTIONS and _ordered(chosen) else "bullet")
+                                  for c in chosen])
         for key, chosen in sections
     ]
-    timings["compose"] = (time.perf_counter() - t2) * 1000
-    timings["total"] = (time.perf_counter() - t0) * 1000
-    return Answer(status="answered", bottom_line=bottom_line, sections=answer_sections,
-                  references=cites.references, scores=scores, timings_ms=_round(timings), **base)
+    answer = Answer(status="answered", bottom_line=bottom_line, sections=answer_sections,
+                    references=cites.references, scores=scores, **base)
+    statements = answer.statements()
+    answer.verdict = verdict(bottom_line) if kind.yes_no else None
+    answer.evidence_strength = evidence_strength(answer.references)
+    answer.differences = differences(statements)
+    answer.follow_ups = suggest(hits, {s.key for s in answer_sections}, base["question"])
+    if prof.plain:
+        answer.glossary = glossary_for(statements)
+    answer.scores["reading_grade"] = round(reading_grade(" ".join(s.text for s in statements)), 2)
+    return answer
+
+
+# Sections whose statements render as numbered steps when their sentences say they come in order.
+STEP_SECTIONS = {"diagnosis", "treatment", "dosage"}
+_ORDER_CUES = re.compile(r"\b(first|second|third|then|next|after(wards)?|before|finally|step \d|initially)\b", re.I)
+
+
+def _ordered(chosen: list[Candidate]) -> bool:
+    """Steps: at least two statements from one passage, in passage order, that use sequence words."""
+    same = len({c.passage_id for c in chosen}) == 1 and len(chosen) >= 2
+    in_order = all(a.start < b.start for a, b in zip(chosen, chosen[1:]))
+    return same and in_order and sum(bool(_ORDER_CUES.search(c.text)) for c in chosen) >= 2
 
 
 def _round(timings: dict[str, float]) -> dict[str, float]:

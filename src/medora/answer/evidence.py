@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from medora.answer.audience import reading_grade
 from medora.answer.sections import is_seek_care
 from medora.models import SearchHit
 from medora.retrieve.query import stems
@@ -107,8 +108,9 @@ def section_key_for(hit: SearchHit, sentence: str) -> str:
     return "background"
 
 
-def candidates(hits: list[SearchHit], weights: TermWeights, kind: QuestionKind, passages: int = 12) -> list[Candidate]:
-    """Score every usable sentence of the top ``passages`` hits."""
+def candidates(hits: list[SearchHit], weights: TermWeights, kind: QuestionKind, passages: int = 12,
+               plain: bool = False) -> list[Candidate]:
+    """Score every usable sentence of the top ``passages`` hits; ``plain`` favours easy-to-read ones."""
     out: list[Candidate] = []
     for hit in hits[:passages]:
         p = hit.passage
@@ -128,13 +130,17 @@ def candidates(hits: list[SearchHit], weights: TermWeights, kind: QuestionKind, 
             support = weights.coverage(own | context)
             score = 0.4 * overlap + 0.2 * support + 0.3 * rank_prior
             score += 0.25 if primary_match else (0.1 if section_match else 0.0)
+            if plain:  # patients and caregivers: prefer sentences at or below reading grade 8
+                score -= min(0.3, 0.03 * max(0.0, reading_grade(sentence) - 8.0))
             out.append(Candidate(hit, a, b, sentence, section_key_for(hit, sentence), score, overlap, support))
     return out
 
 
-def near_duplicate(a: str, b: str, threshold: float = 0.6) -> bool:
-    """Jaccard overlap of word stems above ``threshold``: the same point in other words."""
+def near_duplicate(a: str, b: str, threshold: float = 0.6, containment: float = 0.8) -> bool:
+    """The same point in other words: word-stem Jaccard above ``threshold``, or one sentence's
+    stems nearly all inside the other's (a short restatement of a longer sentence)."""
     sa, sb = stems(a), stems(b)
     if not sa or not sb:
         return False
-    return len(sa & sb) / len(sa | sb) >= threshold
+    shared = len(sa & sb)
+    return shared / len(sa | sb) >= threshold or shared / min(len(sa), len(sb)) >= containment

@@ -23,6 +23,7 @@ STOPWORDS = frozenset(
     where which while who whom why will with won would wouldn you your yours yourself yourselves
     ll re ve s t d m y o
     please thanks thank hi hello dear regards question questions tell know need want like get got
+    name phone email dob mrn
     """.split()
 )
 

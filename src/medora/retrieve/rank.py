@@ -30,7 +30,8 @@ def authority(doc: Document) -> float:
     return min(1.0, AUTHORITY.get(doc.doc_type, 0.2) + (0.1 if doc.grade else 0.0)) / 1.0
 
 
-def rerank(hits: list[SearchHit], kind: QuestionKind, focus_terms: set[str]) -> list[SearchHit]:
+def rerank(hits: list[SearchHit], kind: QuestionKind, focus_terms: set[str],
+           preference: dict[str, float] | None = None) -> list[SearchHit]:
     """Prefer passages whose section answers this kind of question and whose title names the focus."""
     if not hits:
         return hits
@@ -40,7 +41,8 @@ def rerank(hits: list[SearchHit], kind: QuestionKind, focus_terms: set[str]) -> 
         title = stems(h.document.title)
         focus = len(title & focus_terms) / max(len(title), 1) if focus_terms else 0.0
         bonus = 0.3 if key == kind.primary else (0.1 if key in kind.plan else 0.0)
-        h.scores["rerank"] = h.score / top + bonus + 0.4 * focus + 0.1 * authority(h.document)
+        h.scores["rerank"] = (h.score / top + bonus + 0.4 * focus + 0.1 * authority(h.document)
+                              + (preference or {}).get(h.document.doc_type, 0.0))
     ranked = sorted(hits, key=lambda h: -h.scores["rerank"])
     for i, h in enumerate(ranked, 1):
         h.rank = i

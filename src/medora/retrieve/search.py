@@ -75,7 +75,9 @@ class Retriever:
             self._index = DenseIndex(self.store, e.model_id, e.dim)
         return self._index
 
-    def search(self, question: str, k: int = 20, depth: int = 100) -> Retrieval:
+    def search(self, question: str, k: int = 20, depth: int = 100,
+               preference: dict[str, float] | None = None) -> Retrieval:
+        """Top ``k`` passages; ``preference`` adds a bonus by document type (the reader's audience)."""
         timings: dict[str, float] = {}
         t = time.perf_counter()
         kind = classify(question)
@@ -93,6 +95,6 @@ class Retriever:
             ranked, mode = (dense, "dense") if self.mode == "dense" else (rrf(lexical, dense), "hybrid")
         t = time.perf_counter()
         hits = hydrate(self.store, ranked[: max(k * 2, k)], mode)
-        hits = rerank(hits, kind, set(weights.weights))[:k]
+        hits = rerank(hits, kind, set(weights.weights), preference)[:k]
         timings["rank"] = (time.perf_counter() - t) * 1000
         return Retrieval(hits, kind, weights, mode, timings)

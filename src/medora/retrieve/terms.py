@@ -46,6 +46,11 @@ class TermWeights:
         """The ``n`` most specific known terms: what the question is about."""
         return dict(sorted(self.weights.items(), key=lambda kv: -kv[1])[:n])
 
+    def top_terms(self, n: int) -> list[str]:
+        """The ``n`` most specific question words (as written) that the library contains."""
+        known = [t for t in self.by_term if light_stem(t) in self.weights]
+        return sorted(known, key=lambda t: -self.by_term[t])[:n]
+
     def unknown_share(self) -> float:
         """Share of the question's weight carried by words the library does not contain at all."""
         unknown = sum(self.unknown.values())

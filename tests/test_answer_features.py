@@ -1,0 +1,127 @@
+"""Answers fitted to the reader and framed for safety: audiences, emergencies first, personal details
+removed, yes/no verdicts, evidence strength, differences between sources, follow-ups and threads."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from conftest import run_cli
+
+from medora.answer.judgements import differences, evidence_strength, polarity, verdict
+from medora.models import Citation, Reference, Statement
+
+
+def ask(db, question, *extra):
+    return json.loads(run_cli("ask", question, "--library", str(db), "--format", "json", *extra).stdout)
+
+
+def _statement(text: str, ref: int) -> Statement:
+    return Statement(text=text, citations=[Citation(ref=ref, passage_id=ref, document_id=ref, quote=text,
+                                                    start=0, end=len(text))])
+
+
+def test_polarity_and_verdict_read_the_cited_conclusion():
+    assert polarity("Statins reduced the risk of stroke in adults.") == "yes"
+    assert polarity("Screening did not reduce mortality.") == "no"
+    assert polarity("Further studies are needed to confirm the benefit.") == "unclear"
+    assert verdict([_statement("The drug did not improve survival.", 1)]) == "no"
+    assert verdict([]) == "unclear"
+
+
+def test_evidence_strength_follows_the_strongest_label():
+    def ref(doc_type, grade=None):
+        return Reference(number=1, document_id=1, source="s", title="t", doc_type=doc_type, grade=grade,
+                         evidence_label="x")
+    assert evidence_strength([ref("guideline", "A"), ref("patient information")]).startswith("High")
+    assert evidence_strength([ref("guideline", "I")]).startswith("Insufficient")
+    assert evidence_strength([ref("trial")]).startswith("Moderate")
+    assert evidence_strength([ref("patient information")]).startswith("Low")
+
+
+def test_differences_pair_opposite_statements_from_different_sources():
+    found = differences([
+        _statement("Aspirin reduced the risk of heart attack in older adults.", 1),
+        _statement("Aspirin did not reduce the risk of heart attack in older adults.", 2),
+        _statement("Aspirin can cause stomach bleeding.", 2),
+    ])
+    assert len(found) == 1 and found[0].statements == [0, 1]
+    assert not differences([_statement("A reduced B in adults.", 1), _statement("A did not reduce B in adults.", 1)])
+
+
+def test_patient_and_clinician_get_different_framing(full_library):
+    db = full_library["path"]
+    q = "What are the side effects of atorvastatin?"
+    patient, clinician = ask(db, q, "--audience", "patient"), ask(db, q, "--audience", "clinician")
+    assert patient["audience"] == "patient" and clinician["audience"] == "clinician"
+    assert "talk to your doctor" in patient["disclaimer"].lower()
+    assert "health professionals" in clinician["disclaimer"].lower()
+    assert patient["scores"]["reading_grade"] <= clinician["scores"]["reading_grade"] + 1.0
+    for answer in (patient, clinician):
+        assert answer["status"] == "answered" and answer["evidence_strength"]
+
+
+def test_patient_answer_explains_terms_from_our_glossary(full_library):
+    answer = ask(full_library["path"], "What is Graves disease?", "--audience", "patient")
+    terms = {g["term"] for g in answer["glossary"]}
+    assert terms & {"autoimmune", "thyroid", "hyperthyroidism"}
+    assert all(g["source"] == "medora-glossary" for g in answer["glossary"])
+
+
+def test_emergency_notice_comes_first_and_answer_still_follows(full_library):
+    answer = ask(full_library["path"], "My father has crushing chest pain and is sweating, what should I do?")
+    assert answer["emergency"] and "chest pain" in answer["emergency"]["categories"]
+    md = run_cli("ask", "My father has crushing chest pain and is sweating, what should I do?",
+                 "--library", str(full_library["path"]), "--format", "markdown").stdout
+    assert md.index("Emergency") < md.index("Closest sources" if "Closest sources" in md else "References")
+    crisis = ask(full_library["path"], "I want to kill myself tonight")
+    assert crisis["emergency"] and any("988" in c["contact"] for c in crisis["emergency"]["crisis"])
+
+
+def test_informational_question_raises_no_alarm(full_library):
+    assert ask(full_library["path"], "What are the symptoms of a stroke?")["emergency"] is None
+
+
+def test_personal_details_are_removed_before_anything_is_stored(full_library):
+    db = full_library["path"]
+    answer = ask(db, "My name is Jane Doe, phone 555-123-4567. What are the symptoms of Graves disease?",
+                 "--thread", "new")
+    assert "Jane" not in answer["question"] and "555-123-4567" not in answer["question"]
+    assert answer["notices"] and answer["status"] == "answered"
+    con = sqlite3.connect(db)
+    stored = " ".join(q for (q,) in con.execute("SELECT question FROM thread_turns"))
+    con.close()
+    assert "Graves" in stored and "Jane" not in stored and "555-123-4567" not in stored
+
+
+def test_follow_up_in_a_thread_uses_the_earlier_question(full_library):
+    db = full_library["path"]
+    first = ask(db, "What is Graves disease?", "--thread", "new")
+    follow = ask(db, "How is it treated?", "--thread", first["thread_id"])
+    assert follow["thread_id"] == first["thread_id"]
+    assert follow["status"] == "answered"
+    assert any("graves" in r["title"].lower() for r in follow["references"])
+    alone = ask(db, "How is it treated?")
+    assert not any("graves" in r["title"].lower() for r in alone.get("references", []) + alone["closest_sources"])
+
+
+def test_unknown_thread_is_a_clear_error(full_library):
+    proc = run_cli("ask", "How is it treated?", "--library", str(full_library["path"]), "--thread", "nope",
+                   check=False)
+    assert proc.returncode == 2 and "no thread 'nope'" in proc.stderr
+
+
+def test_follow_up_suggestions_are_questions_the_answer_did_not_cover(full_library):
+    answer = ask(full_library["path"], "What are the symptoms of Graves disease?")
+    assert 1 <= len(answer["follow_ups"]) <= 3
+    assert all(q.endswith("?") for q in answer["follow_ups"])
+    assert "What are the symptoms of Graves disease?" not in answer["follow_ups"]
+
+
+@pytest.mark.parametrize("question", [
+    "Do mitochondria play a role in remodelling lace plant leaves during programmed cell death?",
+])
+def test_yes_no_question_gets_a_verdict(full_library, question):
+    answer = ask(full_library["path"], question)
+    assert answer["verdict"] in ("yes", "no", "unclear")
