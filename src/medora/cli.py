@@ -545,5 +545,14 @@ def eval_retrieval(datasets, methods, out_dir, per_query, fmt) -> None:
     out.print(table)
 
 
+def _register_admin_commands() -> None:
+    from medora.cli_admin import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register_admin_commands()
+
 if __name__ == "__main__":  # pragma: no cover
     main()

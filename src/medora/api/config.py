@@ -1,0 +1,26 @@
+"""Settings of the REST API (``medora serve``), kept apart from the library and answer settings.
+
+``ApiSettings`` is a small pydantic model; ``medora serve`` fills it from its options, and
+``create_app(settings, api)`` takes it (defaults when omitted).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, SecretStr
+
+
+class ApiSettings(BaseModel):
+    """Limits and policies of one API server."""
+
+    anonymous_ask: bool = Field(True, description="Let clients without credentials ask questions")
+    max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024, description="Largest request body")
+    rate_per_second: float = Field(
+        10.0, ge=0.0, le=100_000.0, description="Requests per second each client may sustain (0: no limit)"
+    )
+    rate_burst: int = Field(40, ge=1, le=100_000, description="Requests a client may make at once before waiting")
+    session_minutes: int = Field(60, ge=1, le=24 * 60, description="Lifetime of a token from POST /v1/auth/login")
+    session_secret: SecretStr | None = Field(
+        None,
+        description="Key signing login tokens; set it to keep sessions valid across restarts and workers "
+        "(default: a random key per process)",
+    )
