@@ -1,5 +1,6 @@
 """The FastAPI application: ``create_app(settings, api)`` wires routes, errors, limits and logging.
 
+The web pages (``medora.web``) share the app, its error handlers and its limits.
 Middleware, outermost first: per-client rate limit (429), request body limit (413). Every error
 is a problem+json response (``problems``). Synchronous endpoints run on Starlette's worker
 threads, each with its own library connection (``context.Libraries``), closed at shutdown.
@@ -32,6 +33,7 @@ from medora.api.context import Libraries, Server
 from medora.api.logs import install_filters
 from medora.api.ratelimit import RateLimitMiddleware, TokenBuckets
 from medora.settings import Settings
+from medora.web import mount_web
 
 DESCRIPTION = """Cited answers from a library of real sources, and the articles an advisory board has
 reviewed. Errors are `application/problem+json` (RFC 9457). Send tokens as
@@ -56,6 +58,7 @@ def create_app(settings: Settings, api: ApiSettings | None = None) -> FastAPI:
     for module in (routes_ask, routes_articles, routes_review, routes_library, routes_auth, routes_meta):
         app.include_router(module.router)
     problems.install(app)
+    mount_web(app, server)
     app.add_middleware(BodyLimitMiddleware, max_bytes=api.max_body_bytes)
     if api.rate_per_second > 0:
         app.add_middleware(RateLimitMiddleware, buckets=TokenBuckets(api.rate_per_second, api.rate_burst))

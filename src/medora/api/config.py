@@ -24,3 +24,8 @@ class ApiSettings(BaseModel):
         description="Key signing login tokens; set it to keep sessions valid across restarts and workers "
         "(default: a random key per process)",
     )
+    secure_cookies: bool | None = Field(
+        None,
+        description="Mark the web pages' cookies Secure: true, false, or null to do so when the request "
+        "came over https",
+    )

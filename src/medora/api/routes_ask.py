@@ -4,7 +4,8 @@ With ``Accept: text/event-stream`` (or at ``/v1/ask/stream``) the response is an
 ``stage`` events as the pipeline advances (``understand``: the question type and planned
 sections; ``retrieve``: mode, passages found, milliseconds; ``compose``: status and counts), then
 ``answer`` with the same JSON as the plain endpoint, then ``done``. A failure after the stream has
-started arrives as an ``error`` event carrying a problem object.
+started arrives as an ``error`` event carrying a problem object. ``answer_events`` yields the same
+events as Python objects, for the web pages that render them.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def _answer(server: Server, body: AskRequest, emit: Emit | None = None) -> Answe
     library = server.libraries.local()
     retriever = _ReportingRetriever(library.retriever, emit) if emit else library.retriever
     return answer_question(library.store, body.question, server.settings, audience=body.audience,
-                           retriever=retriever)  # type: ignore[arg-type]
+                           retriever=retriever, thread=body.thread)  # type: ignore[arg-type]
 
 
 def _sse(event: str, data: dict[str, Any]) -> bytes:
@@ -79,11 +80,12 @@ def _failure(exc: Exception) -> dict[str, Any]:
     return problems.problem_body("server-error")
 
 
-async def _events(server: Server, body: AskRequest) -> AsyncIterator[bytes]:
+async def answer_events(server: Server, body: AskRequest) -> AsyncIterator[tuple[str, Any]]:
+    """The pipeline's events as it runs: ``stage`` dicts, then ``answer`` (an ``Answer``) or ``error`` (a problem)."""
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue()
+    queue: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
 
-    def emit(event: str, data: dict[str, Any]) -> None:
+    def emit(event: str, data: Any) -> None:
         loop.call_soon_threadsafe(queue.put_nowait, (event, data))
 
     def work() -> None:
@@ -91,18 +93,23 @@ async def _events(server: Server, body: AskRequest) -> AsyncIterator[bytes]:
             answer = _answer(server, body, emit)
             emit("stage", {"stage": "compose", "status": answer.status, "statements": len(answer.statements()),
                            "references": len(answer.references)})
-            emit("answer", answer.model_dump(mode="json", by_alias=True))
+            emit("answer", answer)
         except Exception as exc:  # the stream has started: report it as an event
             emit("error", _failure(exc))
         finally:
             loop.call_soon_threadsafe(queue.put_nowait, None)
 
     kind = classify(body.question)
-    yield _sse("stage", {"stage": "understand", "question_type": kind.kind, "sections": list(kind.plan)})
+    yield "stage", {"stage": "understand", "question_type": kind.kind, "sections": list(kind.plan)}
     worker = asyncio.ensure_future(run_in_threadpool(work))
     while (item := await queue.get()) is not None:
-        yield _sse(*item)
+        yield item
     await worker
+
+
+async def _events(server: Server, body: AskRequest) -> AsyncIterator[bytes]:
+    async for event, data in answer_events(server, body):
+        yield _sse(event, data.model_dump(mode="json", by_alias=True) if isinstance(data, Answer) else data)
     yield _sse("done", {})
 
 

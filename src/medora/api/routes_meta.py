@@ -1,4 +1,7 @@
-"""About the service: health, the editorial policy, and what each problem type means."""
+"""About the service: health, the editorial policy's text, and what each problem type means.
+
+The policy page itself, ``/editorial-policy``, is served by ``medora.web`` in the site's layout.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,7 @@ from importlib import resources
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
-from markdown_it import MarkdownIt
+from fastapi.responses import HTMLResponse
 
 from medora import __version__
 from medora.api import problems
@@ -27,25 +29,9 @@ def policy_markdown() -> str:
     return resources.files("medora.publish").joinpath("editorial_policy.md").read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=1)
-def policy_html() -> str:
-    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(policy_markdown())
-    return _HTML_PAGE.format(title="Medora editorial policy", body=body)
-
-
 @router.get("/v1/health", response_model=Health, summary="Is the service up")
 def health(request: Request) -> Health:
     return Health(version=__version__, schema_version=server_of(request).libraries.local().store.schema_version())
-
-
-@router.get("/editorial-policy", response_class=HTMLResponse, summary="The editorial policy",
-            responses={200: {"content": {"text/html": {}, "text/markdown": {}}}})
-def editorial_policy(request: Request) -> Response:
-    """The policy the review workflow enforces: HTML, or its Markdown source with ``Accept: text/markdown``."""
-    accept = request.headers.get("accept", "")
-    if ("text/markdown" in accept or "text/plain" in accept) and "text/html" not in accept:
-        return PlainTextResponse(policy_markdown(), media_type="text/markdown; charset=utf-8")
-    return HTMLResponse(policy_html())
 
 
 @router.get("/problems/{slug}", response_class=HTMLResponse, summary="What a problem type means")

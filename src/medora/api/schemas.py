@@ -35,6 +35,9 @@ class Strict(BaseModel):
 class AskRequest(Strict):
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, examples=["What causes Tourette syndrome?"])
     audience: Audience = "clinician"
+    thread: str | None = Field(None, pattern=r"^(new|[0-9a-f]{16})$",
+                               description="'new' starts a follow-up thread; a thread id continues one "
+                                           "(the answer's thread_id)")
 
 
 # ------------------------------------------------------------------------------ articles

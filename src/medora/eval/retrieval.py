@@ -22,6 +22,7 @@ from medora.library.sqlite_store import SQLiteStore
 from medora.models import Source
 from medora.sources.readers.registry import make_reader
 
+CACHE_FORMAT = 2  # bump when chunking or passage hashing changes, so cached libraries are rebuilt
 MEASURES = {"ndcg_cut_10": "nDCG@10", "recall_10": "R@10", "recall_100": "R@100", "recip_rank": "MRR@10"}
 
 
@@ -51,7 +52,7 @@ class DatasetResult:
 def library_for(dataset: BeirDataset, cache_dir: Path, progress: Callable[[str], None] = print) -> Path:
     """The cached library for this corpus (built now if absent): eval/<name>-<hash>.db under the cache dir."""
     digest = dataset.corpus_hash()[:16]
-    path = Path(cache_dir) / "eval" / f"{dataset.name}-{digest}.db"
+    path = Path(cache_dir) / "eval" / f"{dataset.name}-{digest}-v{CACHE_FORMAT}.db"
     with SQLiteStore(path) as store:
         source = Source(name=f"beir:{dataset.name}", version=digest)
         report = Ingestor(store, source).run([(dataset.corpus, make_reader("beir"))])

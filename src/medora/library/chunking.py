@@ -87,6 +87,12 @@ def _span_words(text: str, group: list[tuple[int, int]]) -> int:
     return sum(_words(text[a:b]) for a, b in group)
 
 
+def embedding_input(title: str, section_path: list[str], text: str) -> str:
+    """What a dense model reads for a passage: the passage does not repeat its document's topic,
+    so the title and headings go first. Its sha256 is the passage's ``content_hash``."""
+    return f"{title}\n{' > '.join(section_path)}\n{text}"
+
+
 def chunk_document(doc: ParsedDocument) -> list[Chunk]:
     """All chunks of a document, in reading order."""
     chunks: list[Chunk] = []

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from medora.errors import LibraryError
-from medora.library.chunking import Chunk
+from medora.library.chunking import Chunk, embedding_input
 from medora.library.store import DocState, DocWrite
 from medora.models import Document, Passage, Source
 
@@ -200,7 +200,7 @@ class SQLiteStore:
                     c.section_type,
                     c.text,
                     json.dumps(c.sentences),
-                    hashlib.sha256(c.text.encode("utf-8")).hexdigest(),
+                    hashlib.sha256(embedding_input(title, c.section_path, c.text).encode("utf-8")).hexdigest(),
                 )
             )
         self.db.executemany(
@@ -276,13 +276,15 @@ class SQLiteStore:
     # ------------------------------------------------------------------ embeddings
 
     def missing_embeddings(self, model_id: str, limit: int) -> list[tuple[str, str]]:
-        """Up to ``limit`` (content hash, text) of searchable passages with no vector from ``model_id``."""
-        return self.db.execute(
-            "SELECT p.content_hash, MIN(p.text) FROM passages p JOIN passages_fts f ON f.rowid = p.id"
+        """Up to ``limit`` (content hash, embedding input) of searchable passages with no vector from ``model_id``."""
+        rows = self.db.execute(
+            "SELECT p.content_hash, MIN(d.title), MIN(p.section_path), MIN(p.text) FROM passages p"
+            " JOIN passages_fts f ON f.rowid = p.id JOIN documents d ON d.id = p.document_id"
             " WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.model_id = ? AND e.content_hash = p.content_hash)"
             " GROUP BY p.content_hash LIMIT ?",
             (model_id, limit),
         ).fetchall()
+        return [(h, embedding_input(title, json.loads(path), text)) for h, title, path, text in rows]
 
     def put_embeddings(self, model_id: str, dim: int, rows: list[tuple[str, bytes]]) -> None:
         """Store vectors (one transaction)."""

