@@ -51,9 +51,10 @@ def library_option(fn: Callable) -> Callable:
     return click.option(
         "--library",
         "library",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=str,
         default=None,
-        help="Library file (default: $MEDORA_LIBRARY, the config file, or the per-user data dir).",
+        help="Library: a SQLite file or a postgresql:// URL (default: $MEDORA_LIBRARY, $MEDORA_DATABASE_URL, "
+        "the config file, or the per-user data dir).",
     )(fn)
 
 
@@ -68,9 +69,9 @@ def _settings(library: Path | None, **overrides: Any) -> Settings:
 
 
 def _open(settings: Settings, *, create: bool = False):
-    from medora.library.sqlite_store import SQLiteStore
+    from medora.library.open import open_store
 
-    return SQLiteStore(settings.library, create=create)
+    return open_store(settings.library, create=create)
 
 
 def _ingestor(store, source, progress):
@@ -393,6 +394,33 @@ def library_embed(model, limit, library, fmt) -> None:
                   f"{done:,} of {total:,} searchable passages have vectors", markup=False)
 
 
+@library.command("migrate")
+@click.option("--from", "src", required=True, help="The SQLite library to copy.")
+@click.option("--to", "dst", required=True, help="The target library, e.g. postgresql://user@host/db.")
+@format_option(["text", "json"], "text")
+@handle_errors
+def library_migrate(src, dst, fmt) -> None:
+    """Copy a library into another backend without re-embedding, then verify counts and checksums.
+
+    \b
+    Example:
+      medora library migrate --from ~/.local/share/medora/library.db --to postgresql:///medora
+    """
+    from medora.library.migrate import migrate_library
+    from medora.library.open import open_store
+
+    with open_store(src, create=False) as source, open_store(dst, create=True) as target:
+        report = migrate_library(source, target, progress=lambda m: err.print(str(m), markup=False))
+    data = {"tables": {t: {"rows": n, "sha256": h} for t, (n, h) in report.digests.items()},
+            "seconds": round(report.seconds, 2), "verified": True}
+    if fmt == "json":
+        _print_json(data)
+        return
+    out.print(f"migrated {src} -> {dst} in {report.seconds:.1f}s; counts and checksums verified:", markup=False)
+    for table, (rows, _) in report.digests.items():
+        out.print(f"  {table}: {rows:,} rows", markup=False)
+
+
 @library.command("stats")
 @library_option
 @format_option(["text", "json"], "text")
@@ -547,9 +575,11 @@ def eval_retrieval(datasets, methods, out_dir, per_query, fmt) -> None:
 
 def _register_admin_commands() -> None:
     from medora.cli_admin import COMMANDS
+    from medora.eval.answers_cli import eval_answers
 
     for command in COMMANDS:
         main.add_command(command)
+    eval_group.add_command(eval_answers)
 
 
 _register_admin_commands()

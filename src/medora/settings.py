@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from medora.errors import UsageError
@@ -38,10 +38,18 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="MEDORA_", extra="ignore")
 
-    library: Path = Field(default_factory=default_library_path, description="Library file (SQLite)")
+    library: str = Field(
+        default_factory=lambda: str(default_library_path()),
+        description="Library: a SQLite file path, or a postgresql:// URL (also from MEDORA_DATABASE_URL)",
+    )
     sources_dir: Path | None = Field(None, description="Local copies of the public sources (skip downloads)")
     sources_url: str | None = Field(None, description="Base URL of a mirror serving the sources' layout")
     cache_dir: Path = Field(default_factory=default_cache_dir, description="Where downloaded sources are kept")
+    @field_validator("library", mode="before")
+    @classmethod
+    def _library_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, Path) else value
+
     top_k: int = Field(20, ge=1, le=200, description="Passages retrieved for an answer")
     min_evidence: float = Field(
         0.5,
@@ -67,12 +75,15 @@ def load_settings(**overrides: Any) -> Settings:
             file_values = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise UsageError(f"config file {path}: {exc}") from None
+    if os.environ.get("MEDORA_DATABASE_URL") and "MEDORA_LIBRARY" not in os.environ:
+        file_values["library"] = os.environ["MEDORA_DATABASE_URL"]
     env_values = {
         name: os.environ[f"MEDORA_{name.upper()}"]
         for name in Settings.model_fields
         if f"MEDORA_{name.upper()}" in os.environ
     }
-    values = {**file_values, **env_values, **{k: v for k, v in overrides.items() if v is not None}}
+    overrides = {k: (str(v) if k == "library" else v) for k, v in overrides.items() if v is not None}
+    values = {**file_values, **env_values, **overrides}
     try:
         return Settings.model_validate(values)
     except ValidationError as exc:

@@ -129,7 +129,9 @@ def answer_question(store: LibraryStore, question: str, settings: Settings, audi
     if not content_terms(phi.search_text()):
         return Answer(status="invalid_question", message="The question has no words Medora can search for.", **base)
 
-    thread_id, turns = open_thread(store.db, thread, audience)
+    if thread and not hasattr(store, "db"):
+        raise UsageError("follow-up threads need a SQLite library for now (PostgreSQL support is planned)")
+    thread_id, turns = open_thread(store.db, thread, audience) if thread else (None, [])
     query = rewrite(phi.search_text(), turns)
     base["thread_id"] = thread_id
     retriever = retriever or Retriever(store, mode=settings.retrieval, embedder_spec=settings.embedder)

@@ -14,7 +14,9 @@ _NEGATIVE = re.compile(
     r"\b(did not|does not|do not|was not|were not|is not|are not|no significant|not significantly|"
     r"not associated|no association|no evidence|no benefit|no difference|no effect|no improvement|"
     r"not recommended|recommends against|ineffective|unlikely|failed to|neither|cannot be recommended|"
-    r"not supported|no role|not improve|not reduce|not increase|did not find)\b",
+    r"not supported|no role|not improve|not reduce|not increase|did not find|insufficient to|"
+    r"(calls?|called|places?|placed|puts?)\b[^.]{0,60}\b(in|into) question|not superior|no better|"
+    r"does not support|not justified|should not be)\b",
     re.IGNORECASE,
 )
 _UNCERTAIN = re.compile(

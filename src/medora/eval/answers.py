@@ -28,6 +28,8 @@ from medora.answer.audience import AUDIENCES
 from medora.answer.compose import answer_question
 from medora.errors import ReaderError, UsageError
 from medora.eval.matcher import Calibration, Matcher, calibrate, load_nli_labels
+from medora.library.open import open_store
+from medora.library.sentences import split_sentences
 from medora.library.sqlite_store import SQLiteStore
 from medora.models import Answer
 from medora.retrieve.search import Retriever
@@ -203,6 +205,24 @@ def _score_kqa(run: AudienceRun, q: dict, answer: Answer, matcher: Matcher) -> N
                 run.examples[kind].append({"question": q["_id"], "claim": j.claim, "statement": statements[index]})
 
 
+def score_reference_answers(questions: list[dict], matcher: Matcher) -> dict:
+    """The physicians' own free-form answers, split into sentences and scored like Medora's.
+
+    Their must-haves were written from these answers, so this is the coverage a complete answer
+    gets from this matcher (its recall ceiling), and every contradiction flagged is a false alarm.
+    """
+    must_have = covered = contradicted = 0
+    for q in questions:
+        claims = [c.strip() for c in q["Must_have"] if c.strip()]
+        text = q["Free_form_answer"]
+        judged = matcher.judge(claims, [text[a:b] for a, b in split_sentences(text)])
+        must_have += len(claims)
+        covered += sum(j.covered for j in judged)
+        contradicted += sum(j.contradicted for j in judged)
+    return {"must_have": must_have, "covered": covered, "coverage": _ratio(covered, must_have),
+            "contradicted": contradicted}
+
+
 # -------------------------------------------------------------------------------- PubMedQA
 
 
@@ -314,16 +334,13 @@ def evaluate_answers(eval_dir: Path, settings: Settings, *, red_flags: Path | No
     unknown = [a for a in audiences if a not in AUDIENCES]
     if unknown or not audiences:
         raise UsageError(f"unknown audience {unknown[0] if unknown else '(none)'}; choose from {', '.join(AUDIENCES)}")
-    kqa_all = read_jsonl(sets.kqa, ("_id", "Question", "Must_have"))
-    pubmedqa = read_jsonl(sets.pubmedqa, ("_id", "text", "final_decision"))[:pubmedqa_limit]
-    _check_decisions(pubmedqa, sets.pubmedqa)
-    liveqa = read_jsonl(sets.liveqa, ("_id", "text"))
+    kqa_all, pubmedqa, real = _load_questions(sets)
+    pubmedqa = pubmedqa[:pubmedqa_limit]
     labelled = read_jsonl(red_flags, ("question", "emergency")) if red_flags else None
-
     pairs, physicians = load_nli_labels(sets.nli)
 
     integrity = Integrity()
-    with SQLiteStore(settings.library, create=False) as store:
+    with open_store(settings.library, create=False) as store:
         m = make_matcher(matcher, progress)
         calibration = calibrate(pairs, m, physicians)
         m.thresholds = calibration.thresholds
@@ -337,11 +354,10 @@ def evaluate_answers(eval_dir: Path, settings: Settings, *, red_flags: Path | No
         t = time.perf_counter()
         pubmedqa_report = run_pubmedqa(store, settings, retriever, pubmedqa, integrity, progress)
         timings["pubmedqa"] = time.perf_counter() - t
-        library_info = {"path": str(settings.library), "sources": {s["name"]: s.get("documents") for s in store.sources()},
+        library_info = {"path": str(settings.library),
+                        "sources": {s["name"]: s.get("documents") for s in store.sources()},
                         "retrieval": "hybrid" if retriever.dense_available() else "lexical"}
     t = time.perf_counter()
-    real = [(str(q["_id"]), q["Question"]) for q in kqa_all]
-    real += [(str(q["_id"]), q["text"]) for q in liveqa]
     flags = run_red_flags(labelled, real)
     timings["red_flags"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - started
@@ -352,17 +368,24 @@ def evaluate_answers(eval_dir: Path, settings: Settings, *, red_flags: Path | No
         "library": library_info,
         "matcher": _calibration_report(calibration),
         "kqa": kqa_report,
+        "kqa_physician_answers": score_reference_answers(kqa_all[:kqa_limit], m),
         "pubmedqa": pubmedqa_report,
         "integrity": integrity.report(),
         "red_flags": flags,
     }
 
 
-def _check_decisions(rows: list[dict], path: Path) -> None:
-    for row in rows:
+def _load_questions(sets: EvalSets) -> tuple[list[dict], list[dict], list[tuple[str, str]]]:
+    """K-QA rows, PubMedQA rows (decisions checked), and (id, text) of the real consumer questions."""
+    kqa = read_jsonl(sets.kqa, ("_id", "Question", "Must_have", "Free_form_answer"))
+    pubmedqa = read_jsonl(sets.pubmedqa, ("_id", "text", "final_decision"))
+    for row in pubmedqa:
         if str(row["final_decision"]).lower() not in GOLD_VERDICT:
-            raise ReaderError(path, f"question {row['_id']}: final_decision {row['final_decision']!r} "
-                                    "is not yes, no or maybe")
+            raise ReaderError(sets.pubmedqa, f"question {row['_id']}: final_decision {row['final_decision']!r} "
+                                             "is not yes, no or maybe")
+    real = [(str(q["_id"]), q["Question"]) for q in kqa]
+    real += [(str(q["_id"]), q["text"]) for q in read_jsonl(sets.liveqa, ("_id", "text"))]
+    return kqa, pubmedqa, real
 
 
 def _ask(store: SQLiteStore, question: str, settings: Settings, retriever: Retriever, audience: str,

@@ -76,6 +76,10 @@ def print_tables(report: dict, console: Console) -> None:
                   f"accuracy {cv['accuracy']:.3f}, precision {cv['precision']:.3f}, recall {cv['recall']:.3f} "
                   f"(physicians agree with each other {m['physician_pairwise_agreement']:.3f})", markup=False)
     console.print(_kqa_table(report["kqa"]))
+    ref = report["kqa_physician_answers"]
+    console.print(f"Physicians' own K-QA answers, scored the same way: coverage {ref['coverage']:.3f} "
+                  f"({ref['covered']}/{ref['must_have']}), contradicted {ref['contradicted']} (false flags)",
+                  markup=False)
     console.print(_pubmedqa_table(report["pubmedqa"]))
     console.print(_confusion_table(report["pubmedqa"]["confusion"]))
     i = report["integrity"]

@@ -5,8 +5,8 @@ close in meaning (embedding cosine, when an embedder is given) and in words (sha
 claim's content stems found in the statement), and they agree on numbers (every number in
 the claim appears in the statement) and on negation (clause by clause: both negated or
 neither). A claim is
-*contradicted* (a proxy) when a statement passes the same closeness gates but flips its
-negation or states different numbers.
+*contradicted* (a proxy) when a statement passes the same closeness gates, shares at least
+half of the claim's words, and flips its negation or states different numbers.
 
 The two thresholds are chosen on physicians' entailment labels (K-QA
 ``nli_physician_labels.csv``) by grouped cross-validation; ``calibrate`` reports the matcher's
@@ -42,6 +42,8 @@ SIMILARITY_GRID = tuple(round(0.30 + 0.025 * i, 3) for i in range(25))  # 0.30 .
 LEXICAL_GRID = tuple(round(0.05 * i, 2) for i in range(17))  # 0.00 .. 0.80
 FOLDS = 5
 NLI_COLUMNS = ("Question", "answer", "claim", "majority_label")
+#: A contradiction needs high topical overlap as well: at least half of the claim's content words.
+CONTRADICTION_LEXICAL = 0.5
 
 
 def numbers(text: str) -> frozenset[str]:
@@ -136,7 +138,8 @@ class Thresholds:
         return self.close(f) and f.numbers_agree and f.negation_agree
 
     def contradicts(self, f: PairFeatures) -> bool:
-        return self.close(f) and (not f.negation_agree or f.numbers_conflict)
+        return (self.close(f) and f.lexical >= CONTRADICTION_LEXICAL
+                and (not f.negation_agree or f.numbers_conflict))
 
 
 @dataclass

@@ -56,7 +56,9 @@ def migrate_library(src_store: SQLiteStore, dst_store: PgStore, progress: Progre
             report = MigrationReport(_check(sqlite_digests(src_store), pg_digests(dst_store)))
             say("verified: " + ", ".join(f"{t} {n:,}" for t, (n, _) in report.digests.items()))
     except psycopg.Error as exc:
-        raise LibraryError(f"{dst_store.path}: migration failed, nothing was kept: {' '.join(str(exc).split())}") from None
+        reason = " ".join(str(exc).split())
+        raise LibraryError(f"{dst_store.path}: migration failed, nothing was kept: {reason}") from None
+    dst_store.changed()
     for model_id, dim in db.execute("SELECT DISTINCT model_id, dim FROM embeddings").fetchall():
         dst_store.ensure_vector_index(model_id, dim)
         say(f"vector index ready for {model_id}")

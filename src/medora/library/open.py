@@ -19,7 +19,9 @@ def open_store(location: str | Path, create: bool) -> LibraryStore:
     """The store for ``location``; ``create`` makes a missing library (file or schema) instead of refusing."""
     if is_pg_url(location):
         try:
-            from medora.library.pg_store import PgStore  # psycopg is needed only for PostgreSQL libraries
+            from medora.library.pg_store import (
+                PgStore,  # psycopg is needed only for PostgreSQL libraries
+            )
         except ImportError:
             raise LibraryError("a PostgreSQL library needs `pip install 'psycopg[binary]'`") from None
         return PgStore(str(location), create=create)

@@ -6,9 +6,10 @@ and recorded in ``schema_migrations``. A batch of document writes is one transac
 
 Lexical search takes the FTS5-style expression ``retrieve.query.fts_match`` builds (quoted
 terms OR-ed), reduces every quoted term to plain word tokens and hands them to ``to_tsquery`` as
-a bound parameter, so no user text is ever read as SQL or tsquery syntax. Passages are ranked by
-``ts_rank_cd`` with title > section > body weights. Dense search (``dense_search``) uses a
-per-model HNSW index (cosine distance).
+a bound parameter, so no user text is ever read as SQL or tsquery syntax. A passage's score is
+the sum over terms of idf(term) x ts_rank(passage, term) with title > section > body weights,
+close to the SQLite library's BM25. Dense search (``dense_search``) uses a per-model HNSW index
+(cosine distance).
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from medora.library.chunking import embedding_input
 from medora.library.store import DocState, DocWrite
 from medora.models import Document, Passage, Source
 
-# ts_rank_cd weights for labels {D, C, B, A} = (unused, body, section, title): the 1 : 1.5 : 2
-# ratio of the SQLite library's bm25 column weights.
+# ts_rank weights for labels {D, C, B, A} = (unused, body, section, title): the 1 : 1.5 : 2 ratio
+# of the SQLite library's bm25 column weights.
 RANK_WEIGHTS = [0.1, 0.4, 0.6, 0.8]
 RANK_NORMALIZATION = 1  # divide by 1 + log(passage length), so long passages do not win by size alone
 MIGRATION_LOCK = 0x6D65646F7261  # advisory lock key ("medora")
@@ -43,6 +44,7 @@ ROWS_PER_PAGE = 5000
 
 _QUOTED = re.compile(r'"([^"]*)"')
 _WORD = re.compile(r"[^\W_]+")
+_PASSWORD_PARAM = re.compile(r"((?:^|&)password=)[^&]*")
 
 
 def _now() -> datetime:
@@ -54,12 +56,11 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def redact(url: str) -> str:
-    """``url`` without its password, for messages and ``stats()``."""
+    """``url`` without its password (in the user part or a ``password=`` parameter), for messages and ``stats()``."""
     parts = urlsplit(url)
-    if not parts.password:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    if parts.password:
+        parts = parts._replace(netloc=f"{parts.username}:***@{parts.netloc.rsplit('@', 1)[1]}")
+    return urlunsplit(parts._replace(query=_PASSWORD_PARAM.sub(r"\1***", parts.query)))
 
 
 def tsquery_terms(match: str) -> list[str]:
@@ -109,10 +110,10 @@ class PgStore:
     """The PostgreSQL implementation of ``LibraryStore`` (plus ``dense_search``)."""
 
     def __init__(self, url: str, *, create: bool = True):
-        self.url = url
         self.path = redact(url)
+        self._generation: int | None = None  # library_generation when the counts below were taken
         self._indexed: int | None = None  # cached number of searchable passages
-        self._df: dict[str, int] = {}  # cached passages-per-term counts, cleared on every write
+        self._df: dict[str, int] = {}  # cached passages-per-term counts
         self._hnsw: set[str] = set()  # models whose HNSW index is known to exist
         try:
             self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
@@ -160,13 +161,23 @@ class PgStore:
     @contextmanager
     def _writing(self, action: str) -> Iterator[psycopg.Connection]:
         """One transaction; a database error becomes a one-line LibraryError (the transaction is rolled back)."""
-        self._indexed = None
-        self._df.clear()
         try:
             with self.conn.transaction():
                 yield self.conn
+            self.changed()
         except psycopg.Error as exc:
             raise LibraryError(f"{self.path}: could not {action}: {_one_line(exc)}") from None
+
+    def changed(self) -> None:
+        """Tell every process using this library (on any machine) that its cached term counts are stale."""
+        self.conn.execute("SELECT nextval('library_generation')")
+
+    def _fresh_caches(self) -> None:
+        """Drop the cached counts when any process has written to the library since they were taken."""
+        generation = self.conn.execute("SELECT last_value FROM library_generation").fetchone()[0]
+        if generation != self._generation:
+            self._generation, self._indexed = generation, None
+            self._df.clear()
 
     # ------------------------------------------------------------------ sources
 
@@ -303,6 +314,7 @@ class PgStore:
 
     def _counts(self, queries: list[str]) -> tuple[int, dict[str, int]]:
         """(searchable passages, {tsquery text: searchable passages matching it}), cached until the next write."""
+        self._fresh_caches()
         if self._indexed is None:
             self._indexed = self.conn.execute("SELECT COUNT(*) FROM passages WHERE searchable").fetchone()[0]
         for query in queries:
@@ -461,12 +473,13 @@ class PgStore:
         self.close()
 
 
-# Candidates are the passages matching any term (GIN index); each term's ts_rank is weighted by its idf.
+# Candidates are the passages matching any term (GIN index); each term's ts_rank is weighted by its
+# idf. `tsv || ''` decompresses each candidate's tsvector once instead of once per term.
 _RANK_SQL = """
 WITH q AS MATERIALIZED (
     SELECT to_tsquery('english', t) AS tq, w FROM unnest(%(terms)s::text[], %(idf)s::float8[]) AS u(t, w)),
 c AS MATERIALIZED (
-    SELECT id, tsv FROM passages WHERE searchable AND tsv @@ to_tsquery('english', %(any)s))
+    SELECT id, tsv || ''::tsvector AS tsv FROM passages WHERE searchable AND tsv @@ to_tsquery('english', %(any)s))
 SELECT c.id, SUM(q.w * ts_rank(%(weights)s::float4[], c.tsv, q.tq, %(norm)s)) AS score
 FROM c JOIN q ON c.tsv @@ q.tq GROUP BY c.id ORDER BY score DESC, c.id LIMIT %(limit)s
 """

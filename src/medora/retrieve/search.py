@@ -90,7 +90,10 @@ class Retriever:
         if self.mode != "lexical" and self.dense_available():
             t = time.perf_counter()
             query = self.embedder().embed_query(question)
-            dense = self.index().search(query, depth)
+            if hasattr(self.store, "dense_search"):  # the database has its own vector index (pgvector HNSW)
+                dense = self.store.dense_search(self.embedder().model_id, query, depth)
+            else:
+                dense = self.index().search(query, depth)
             timings["dense"] = (time.perf_counter() - t) * 1000
             ranked, mode = (dense, "dense") if self.mode == "dense" else (rrf(lexical, dense), "hybrid")
         t = time.perf_counter()

@@ -85,9 +85,17 @@ _RULES: list[tuple[str, str, tuple[str, ...]]] = [
      ("definition", "causes", "symptoms", "diagnosis", "treatment", "outlook")),
 ]
 
+# A yes/no question starts with an auxiliary verb, also after a "Topic:" lead-in ("Aspirin: does it ...?").
 _YES_NO = re.compile(
-    r"^\s*(is|are|does|do|did|can|could|should|will|would|was|were|has|have|may|might)\b", re.IGNORECASE
+    r"(^|[:;]\s*)(is|are|does|do|did|can|could|should|will|would|was|were|has|have|may|might)\b", re.IGNORECASE
 )
+_WH = re.compile(r"\b(what|how|why|when|where|which|who|whom|whose)\b", re.IGNORECASE)
+
+
+def is_yes_no(question: str) -> bool:
+    """Auxiliary-verb questions, and title-like questions with no wh-word ("X: a new risk factor for Y?")."""
+    q = question.strip()
+    return bool(_YES_NO.search(q)) or (q.endswith("?") and not _WH.search(q))
 
 _GENERAL_PLAN = ("definition", "findings", "causes", "symptoms", "diagnosis", "treatment", "prevention", "outlook")
 
@@ -95,7 +103,7 @@ _GENERAL_PLAN = ("definition", "findings", "causes", "symptoms", "diagnosis", "t
 def classify(question: str) -> QuestionKind:
     """The question's kind and section plan. Unmatched questions get a general overview plan."""
     q = question.lower()
-    yes_no = bool(_YES_NO.match(q))
+    yes_no = is_yes_no(q)
     for kind, pattern, plan in _RULES:
         if re.search(pattern, q):
             return QuestionKind(kind, plan, yes_no)

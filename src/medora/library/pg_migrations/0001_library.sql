@@ -57,6 +57,10 @@ CREATE TABLE passages (
 CREATE INDEX passages_hash ON passages(content_hash);
 CREATE INDEX passages_tsv ON passages USING gin (tsv) WHERE searchable;
 
+-- Bumped after every committed write: processes on any machine drop their cached term counts
+-- when it moves.
+CREATE SEQUENCE library_generation;
+
 CREATE TABLE ingested_files (
     source_id bigint NOT NULL REFERENCES sources(id),
     path text NOT NULL,
