@@ -119,9 +119,13 @@ def main() -> None:
               default="clinician", show_default=True, help="Which best describes you? Sets language and sources.")
 @click.option("--thread", default=None, metavar="ID",
               help="Ask as a follow-up in thread ID (`new` starts one; the answer prints its id).")
+@click.option("--generator", default=None, metavar="openai:BASE_URL:MODEL",
+              help="Write the prose with an OpenAI-compatible model server (vLLM, llama.cpp, Ollama); every "
+              "statement is checked against the passages it cites and dropped when they do not support it.")
 @click.option("--top-k", type=click.IntRange(1, 200), default=None, help="Passages to retrieve (default 20).")
 @handle_errors
-def ask(question: str, library: Path | None, fmt: str, audience: str, thread: str | None, top_k: int | None) -> None:
+def ask(question: str, library: Path | None, fmt: str, audience: str, thread: str | None, generator: str | None,
+        top_k: int | None) -> None:
     """Answer QUESTION with a cited article.
 
     \b
@@ -142,7 +146,7 @@ def ask(question: str, library: Path | None, fmt: str, audience: str, thread: st
 
     settings = _settings(library, top_k=top_k)
     with _open(settings) as store:
-        answer = answer_question(store, question, settings, audience=audience, thread=thread)
+        answer = answer_question(store, question, settings, audience=audience, thread=thread, generator=generator)
     if fmt == "json":
         click.echo(to_json(answer))
     elif fmt == "markdown":

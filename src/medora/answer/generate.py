@@ -43,10 +43,6 @@ class GeneratorSpec:
     base_url: str
     model: str
 
-    @property
-    def label(self) -> str:
-        return f"{SPEC_PREFIX}{self.base_url}:{self.model}"
-
 
 # scheme://host[:port][/path without ':'] then ':' and the model, which may hold ':' ("llama3.2:1b") or '/'.
 _SPEC = re.compile(
@@ -189,7 +185,9 @@ _ROLE_MARKERS = re.compile(
 )
 _CITATION_LIKE = re.compile(r"\[(\s*\d[\d\s,;–-]*)\]")
 _INSTRUCTION_LIKE = re.compile(
-    r"\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instructions?|rules|prompts?|directions|guidelines)\b"
+    r"(?<!not )(?<!n't )(?<!never )\b(?:ignore|disregard|forget|override)\s+(?:all |any )?(?:of )?"
+    r"(?:the |your |these |those |my )?(?:previous |prior |above |earlier |preceding |system |original )?"
+    r"(?:instructions?|rules|prompts?|directions|guidelines)\b"
     r"|\byou are (?:now )?(?:an? |the )?(?:ai|assistant|chatbot|language model|llm)\b"
     r"|\b(?:system|developer) (?:prompt|message)\b|\bas an ai\b|\bnew instructions?\b"
     r"|\b(?:respond|reply|output|answer)\s+(?:only|exactly)\b|\bjailbreak\b",

@@ -35,13 +35,16 @@ def rerank(hits: list[SearchHit], kind: QuestionKind, focus_terms: set[str],
     """Prefer passages whose section answers this kind of question and whose title names the focus."""
     if not hits:
         return hits
-    top = max(h.score for h in hits) or 1.0
+    # Retrieval evidence on one scale whatever produced it (BM25 scores or fused reciprocal ranks):
+    # the best hit 1, the last 0, so the policy bonuses below weigh the same against either.
+    top, low = max(h.score for h in hits), min(h.score for h in hits)
+    spread = (top - low) or 1.0
     for h in hits:
         key = SECTION_TYPE_TO_KEY.get(h.passage.section_type or "")
         title = stems(h.document.title)
         focus = len(title & focus_terms) / max(len(title), 1) if focus_terms else 0.0
         bonus = 0.3 if key == kind.primary else (0.1 if key in kind.plan else 0.0)
-        h.scores["rerank"] = (h.score / top + bonus + 0.4 * focus + 0.1 * authority(h.document)
+        h.scores["rerank"] = ((h.score - low) / spread + bonus + 0.4 * focus + 0.1 * authority(h.document)
                               + (preference or {}).get(h.document.doc_type, 0.0))
     ranked = sorted(hits, key=lambda h: -h.scores["rerank"])
     for i, h in enumerate(ranked, 1):

@@ -19,16 +19,19 @@ from medora.retrieve.terms import TermWeights
 from medora.retrieve.understand import QuestionKind, classify
 
 RRF_K = 60
+LEXICAL_WEIGHT = 0.5  # BM25 list weight against the dense list in fusion (chosen on liveqa-med-dev, see RESULTS)
 MODES = ("auto", "lexical", "dense", "hybrid")
 MIN_COVERAGE = 0.95  # in "auto", dense joins only when this share of passages has vectors
 
 
-def rrf(*ranked_lists: list[tuple[int, float]], k: int = RRF_K) -> list[tuple[int, float]]:
-    """Reciprocal rank fusion of ranked (id, score) lists: sum of 1 / (k + rank)."""
+def rrf(*ranked_lists: list[tuple[int, float]], k: int = RRF_K,
+        weights: tuple[float, ...] | None = None) -> list[tuple[int, float]]:
+    """Weighted reciprocal rank fusion of ranked (id, score) lists: sum of weight / (k + rank)."""
     fused: dict[int, float] = {}
-    for ranked in ranked_lists:
+    for i, ranked in enumerate(ranked_lists):
+        w = weights[i] if weights else 1.0
         for rank, (pid, _) in enumerate(ranked, 1):
-            fused[pid] = fused.get(pid, 0.0) + 1.0 / (k + rank)
+            fused[pid] = fused.get(pid, 0.0) + w / (k + rank)
     return sorted(fused.items(), key=lambda kv: -kv[1])
 
 
@@ -46,8 +49,10 @@ class Retrieval:
 class Retriever:
     """Search one library; the embedder and its vectors load on first dense use and are reused."""
 
-    def __init__(self, store: LibraryStore, *, mode: str = "auto", embedder_spec: str | None = None):
+    def __init__(self, store: LibraryStore, *, mode: str = "auto", embedder_spec: str | None = None,
+                 lexical_weight: float = LEXICAL_WEIGHT):
         self.store = store
+        self.lexical_weight = lexical_weight
         self.mode = mode
         self.embedder_spec = embedder_spec
         self._embedder = None
@@ -95,7 +100,7 @@ class Retriever:
             else:
                 dense = self.index().search(query, depth)
             timings["dense"] = (time.perf_counter() - t) * 1000
-            ranked, mode = (dense, "dense") if self.mode == "dense" else (rrf(lexical, dense), "hybrid")
+            ranked, mode = (dense, "dense") if self.mode == "dense" else (rrf(lexical, dense, weights=(self.lexical_weight, 1.0)), "hybrid")
         t = time.perf_counter()
         hits = hydrate(self.store, ranked[: max(k * 2, k)], mode)
         hits = rerank(hits, kind, set(weights.weights), preference)[:k]
