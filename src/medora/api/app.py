@@ -58,7 +58,7 @@ def create_app(settings: Settings, api: ApiSettings | None = None) -> FastAPI:
     for module in (routes_ask, routes_articles, routes_review, routes_library, routes_auth, routes_meta):
         app.include_router(module.router)
     problems.install(app)
-    mount_web(app, server)
+    mount_web(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=api.max_body_bytes)
     if api.rate_per_second > 0:
         app.add_middleware(RateLimitMiddleware, buckets=TokenBuckets(api.rate_per_second, api.rate_burst))
