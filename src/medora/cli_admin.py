@@ -109,7 +109,7 @@ def _echo_json(data: Any) -> None:
 @_handled
 def serve(host: str, port: int, library: Path | None, anonymous_ask: bool, rate: float, burst: int,
           session_minutes: int, log_level: str, access_log: bool) -> None:
-    """Serve the REST API (OpenAPI at /openapi.json, docs at /docs).
+    """Serve the web app (/) and the REST API (OpenAPI at /openapi.json, docs at /docs).
 
     \b
     Login tokens are signed with $MEDORA_SESSION_SECRET when set (keep sessions across
