@@ -3,7 +3,7 @@
 Fourteen staff clients (seven editors, seven reviewers, each with their own token) race to take
 review actions on four shared articles, each action based on the revision it just read; six
 anonymous clients ask questions (plain and streamed) and read the published list meanwhile. For a
-bounded time (``MEDORA_API_SOAK_SECONDS``, default 10) every loop is bounded too. Afterwards:
+bounded time (``MEDORA_API_SOAK_SECONDS``, default 30, as the issue asks) every loop is bounded too. Afterwards:
 no server error; every write either succeeded on the revision it named or was a 409 conflict; no
 two writes succeeded on the same revision (no lost update); and each article's audit log replays,
 entry by entry, the successful writes, ending in the article's final state.
@@ -32,7 +32,7 @@ from medora.settings import Settings
 
 pytest_plugins = ("test_api_common",)  # its fixtures: template_library, api_library
 
-SECONDS = float(os.environ.get("MEDORA_API_SOAK_SECONDS", "10"))
+SECONDS = float(os.environ.get("MEDORA_API_SOAK_SECONDS", "30"))
 MAX_LOOPS = 2000  # per client, whatever the duration
 QUESTIONS = ("What are the side effects of atorvastatin?", "What is sildenafil used for?",
              "What are the warnings for Triaminic?", "What is the dose of sildenafil?")
