@@ -1,7 +1,9 @@
-"""Compose an answer article from the library: retrieve, judge sufficiency, select, cite.
+"""Compose an answer article: safety checks, retrieval, sufficiency, selection, citation, judgements.
 
-Extractive by construction: every statement is a sentence (light trim only) of the passage
-it cites, with the exact quote and its offsets, so no statement can say what its source does not.
+Extractive by default: every statement is a sentence (light trim only) of the passage it cites,
+with the exact quote and its offsets, so no statement can say what its source does not. With a
+generator, a model writes the sentences and ``answer/check.py`` keeps only those its cited
+passages support.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from medora.safety import check_red_flags, redact_phi, user_notice
 from medora.settings import Settings
 
 MAX_QUESTION_CHARS = 2000
+CARRY_FOCUS = 4  # focus terms a thread turn passes to its follow-ups
 
 INSUFFICIENT = (
     "The library does not hold enough evidence to answer this question, so Medora will not guess. "
@@ -174,9 +177,6 @@ def answer_question(store: LibraryStore, question: str, settings: Settings, audi
     timings["total"] = (time.perf_counter() - t0) * 1000
     answer.timings_ms = _round(timings)
     return answer
-
-
-CARRY_FOCUS = 4
 
 
 def _compose(pool: list[Candidate], kind: QuestionKind, hits: list[SearchHit], settings: Settings,
