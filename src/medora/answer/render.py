@@ -29,7 +29,7 @@ def _ref_line(r: Reference) -> str:
         bits.append(str(r.year))
     line = ". ".join(bits) + f". [{r.evidence_label}]"
     if r.section:
-        line += f" Section: {r.section}."
+        line += f" Section: {r.section}" + ("" if r.section.endswith((".", "?", "!")) else ".")
     return line
 
 
