@@ -127,7 +127,7 @@ def scenarios(slug: str, questions: list[str]) -> dict[str, Request]:
     async def ask(client: httpx.AsyncClient, n: int) -> httpx.Response:
         return await client.post("/v1/ask", json={"question": questions[n % len(questions)]})
 
-    return {f"GET /v1/articles/{{slug}} (approved article, anonymous)": read,
+    return {"GET /v1/articles/{slug} (approved article, anonymous)": read,
             "POST /v1/ask (anonymous)": ask}
 
 

@@ -132,7 +132,7 @@ class OpenAIClient:
         try:
             content = reply["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
-            raise GeneratorError(f"generator at {self.spec.base_url} sent a reply without choices[0].message.content")
+            raise GeneratorError(f"generator at {self.spec.base_url} sent a reply without choices[0].message.content") from None
         if not isinstance(content, str):
             raise GeneratorError(f"generator at {self.spec.base_url} sent non-text message content")
         return content
