@@ -19,7 +19,7 @@ from medora.retrieve.terms import TermWeights
 from medora.retrieve.understand import QuestionKind, classify
 
 RRF_K = 60
-LEXICAL_WEIGHT = 0.5  # BM25 list weight against the dense list in fusion (chosen on liveqa-med-dev, see RESULTS)
+LEXICAL_WEIGHT = 0.3  # weight of the policy-ranked BM25 list against the dense list in fusion (see RESULTS)
 MODES = ("auto", "lexical", "dense", "hybrid")
 MIN_COVERAGE = 0.95  # in "auto", dense joins only when this share of passages has vectors
 
@@ -89,9 +89,14 @@ class Retriever:
         terms = content_terms(question)
         weights = TermWeights.build(self.store, terms)
         lexical = self.store.lexical_search(fts_match(terms), depth) if self.mode != "dense" else []
+        focus = set(weights.weights)
         timings["lexical"] = (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        # The ranking policy reorders the BM25 list (its scores have the spread the policy's bonuses
+        # were tuned against); dense results then join by rank fusion.
+        hits = rerank(hydrate(self.store, lexical, "bm25"), kind, focus, preference)
+        timings["rank"] = (time.perf_counter() - t) * 1000
         mode = "lexical"
-        ranked = lexical
         if self.mode != "lexical" and self.dense_available():
             t = time.perf_counter()
             query = self.embedder().embed_query(question)
@@ -100,9 +105,13 @@ class Retriever:
             else:
                 dense = self.index().search(query, depth)
             timings["dense"] = (time.perf_counter() - t) * 1000
-            ranked, mode = (dense, "dense") if self.mode == "dense" else (rrf(lexical, dense, weights=(self.lexical_weight, 1.0)), "hybrid")
-        t = time.perf_counter()
-        hits = hydrate(self.store, ranked[: max(k * 2, k)], mode)
-        hits = rerank(hits, kind, set(weights.weights), preference)[:k]
-        timings["rank"] = (time.perf_counter() - t) * 1000
-        return Retrieval(hits, kind, weights, mode, timings)
+            if self.mode == "dense":
+                hits, mode = rerank(hydrate(self.store, dense, "dense"), kind, focus, preference), "dense"
+            else:
+                policy_ranked = [(h.passage.id, h.scores["rerank"]) for h in hits]
+                fused = rrf(policy_ranked, dense, weights=(self.lexical_weight, 1.0))
+                hits, mode = hydrate(self.store, fused[: max(k * 2, k)], "hybrid"), "hybrid"
+                for i, h in enumerate(hits, 1):
+                    h.scores["rerank"] = h.score  # the fused score is the final ranking score
+                    h.rank = i
+        return Retrieval(hits[:k], kind, weights, mode, timings)
