@@ -72,3 +72,14 @@ class DenseIndex:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(self.ids[i]), float(scores[i])) for i in top]
+
+
+def index_for(store: LibraryStore, model_id: str, dim: int) -> DenseIndex:
+    """The store's DenseIndex for ``model_id``, loaded once and reloaded only when passages or
+    vectors changed (``data_version``), so each question does not re-read every vector."""
+    cache = store.__dict__.setdefault("_dense_indexes", {})
+    version = store.data_version()
+    cached = cache.get(model_id)
+    if cached is None or cached[0] != version:
+        cache[model_id] = (version, DenseIndex(store, model_id, dim))
+    return cache[model_id][1]

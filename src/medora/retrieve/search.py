@@ -46,6 +46,9 @@ class Retrieval:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
+_EMBEDDERS: dict[str, object] = {}  # spec -> loaded embedder (stateless, shared by every Retriever)
+
+
 class Retriever:
     """Search one library; the embedder and its vectors load on first dense use and are reused."""
 
@@ -67,17 +70,19 @@ class Retriever:
 
     def embedder(self):
         if self._embedder is None:
-            from medora.retrieve.embeddings import get_embedder
+            if self.embedder_spec not in _EMBEDDERS:  # loading a model takes ~0.5 s: once per process
+                from medora.retrieve.embeddings import get_embedder
 
-            self._embedder = get_embedder(self.embedder_spec)
+                _EMBEDDERS[self.embedder_spec] = get_embedder(self.embedder_spec)
+            self._embedder = _EMBEDDERS[self.embedder_spec]
         return self._embedder
 
     def index(self):
         if self._index is None:
-            from medora.retrieve.dense import DenseIndex
+            from medora.retrieve.dense import index_for
 
             e = self.embedder()
-            self._index = DenseIndex(self.store, e.model_id, e.dim)
+            self._index = index_for(self.store, e.model_id, e.dim)
         return self._index
 
     def search(self, question: str, k: int = 20, depth: int = 100,
