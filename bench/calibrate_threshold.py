@@ -5,7 +5,7 @@ passages are in the library). Negatives: bench/data/off_topic_questions.txt. For
 question we compute the evidence coverage the composer uses, then report, for candidate
 thresholds, the share of positives still answered and of negatives refused.
 
-    .venv/bin/python bench/calibrate_threshold.py --library /tmp/full.db
+    .venv/bin/python bench/calibrate_threshold.py --library LIBRARY.db   # a library of all shared sources
 """
 
 from __future__ import annotations
