@@ -6,6 +6,7 @@ line to stderr and exit non-zero: 1 for a failure, 2 for bad usage or input.
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from functools import wraps
@@ -86,7 +87,40 @@ def _print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
+class LazyGroup(click.Group):
+    """A group some of whose commands live in modules imported only when they are used, so that
+    `medora ask` and `--help` do not load the publishing and evaluation stacks at start-up."""
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy or {}  # name -> ("module:attr", one-line summary)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy and name not in self.commands:
+            module, attr = self.lazy[name][0].split(":")
+            self.add_command(getattr(importlib.import_module(module), attr), name)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, self.lazy[name][1] if name in self.lazy and name not in self.commands
+                 else self.commands[name].get_short_help_str(formatter.width - 16))
+                for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
 @click.group(
+    cls=LazyGroup,
+    lazy={
+        "serve": ("medora.cli_admin:serve", "Serve the web app and the REST API."),
+        "review": ("medora.cli_admin:review", "The review queue and review actions."),
+        "articles": ("medora.cli_admin:articles", "Saved answers under review or published."),
+        "users": ("medora.cli_admin:users", "User accounts (reader, reviewer, editor, admin)."),
+        "tokens": ("medora.cli_admin:tokens", "API tokens: created for a user, shown once, revocable."),
+    },
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="""\b
 Examples:
@@ -530,7 +564,8 @@ def library_formats() -> None:
 # ---------------------------------------------------------------------------------- eval
 
 
-@main.group("eval")
+@main.group("eval", cls=LazyGroup,
+            lazy={"answers": ("medora.eval.answers_cli:eval_answers", "Measure answer quality.")})
 def eval_group() -> None:
     """Measure retrieval (and later answers) on evaluation sets."""
 
@@ -576,17 +611,6 @@ def eval_retrieval(datasets, methods, out_dir, per_query, fmt) -> None:
                           f"{m.latency_ms['p50']:.1f}", f"{m.latency_ms['p95']:.1f}")
     out.print(table)
 
-
-def _register_admin_commands() -> None:
-    from medora.cli_admin import COMMANDS
-    from medora.eval.answers_cli import eval_answers
-
-    for command in COMMANDS:
-        main.add_command(command)
-    eval_group.add_command(eval_answers)
-
-
-_register_admin_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()
