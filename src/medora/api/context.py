@@ -1,11 +1,11 @@
 """One library connection per worker thread.
 
-A sqlite3 connection must not serve two requests at once, and FastAPI runs each synchronous
-endpoint and dependency on some thread of its pool. ``Libraries.local()`` gives the calling
-thread its own ``SQLiteStore`` (with the publishing service, accounts and retriever built on it),
-opened on first use and reused by later requests on that thread. Call it inside the function
-that uses it, never pass the result to another thread. Writes from different threads are then
-ordinary SQLite transactions on separate connections (WAL; ``BEGIN IMMEDIATE`` for publishing),
+A library connection (SQLite file or PostgreSQL) must not serve two requests at once, and FastAPI
+runs each synchronous endpoint and dependency on some thread of its pool. ``Libraries.local()``
+gives the calling thread its own store (with the publishing service, accounts and retriever built
+on it), opened on first use and reused by later requests on that thread. Call it inside the
+function that uses it, never pass the result to another thread. Writes from different threads are
+then transactions on separate connections (``publish.database.transaction``: one writer at a time),
 so two requests acting on one article revision cannot both succeed.
 """
 
@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 from fastapi import Request
 
 from medora.api.config import ApiSettings
-from medora.library.sqlite_store import SQLiteStore
+from medora.library.open import open_store
 from medora.publish import Accounts, PublishingService
+from medora.publish.database import Store
 from medora.retrieve.search import Retriever
 from medora.settings import Settings
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 class Library:
     """What one thread uses to serve requests."""
 
-    store: SQLiteStore
+    store: Store
     publishing: PublishingService
     accounts: Accounts
     retriever: Retriever
@@ -42,9 +43,9 @@ class Libraries:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        SQLiteStore(settings.library, create=False).close()  # fail at start-up on a missing or unusable file
+        open_store(settings.library, create=False).close()  # fail at start-up on a missing or unusable file
         self._local = threading.local()
-        self._opened: list[SQLiteStore] = []
+        self._opened: list[Store] = []
         self._generation = 0  # bumped by close(): threads then open fresh connections
         self._guard = threading.Lock()
 
@@ -52,11 +53,12 @@ class Libraries:
         held = getattr(self._local, "held", None)
         if held is not None and held[0] == self._generation:
             return held[1]
-        store = SQLiteStore(self.settings.library, create=False)
+        store = open_store(self.settings.library, create=False)
         with self._guard:
             self._opened.append(store)
             generation = self._generation
-        retriever = Retriever(store, mode=self.settings.retrieval, embedder_spec=self.settings.embedder)
+        retriever = Retriever(store, mode=self.settings.retrieval, embedder_spec=self.settings.embedder,
+                              normalize=self.settings.question_step_set)
         library = Library(store, PublishingService(store), Accounts(store), retriever)
         self._local.held = (generation, library)
         return library

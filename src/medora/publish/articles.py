@@ -10,14 +10,13 @@ read and write rows inside the caller's transaction; the workflow rules live in 
 from __future__ import annotations
 
 import re
-import sqlite3
 import unicodedata
 
 from pydantic import BaseModel
 
 from medora.publish.actors import Actor
 from medora.publish.content import ArticleAnswer
-from medora.publish.database import now
+from medora.publish.database import Db, now
 from medora.publish.errors import InvalidInput, NotFound
 
 AUDIENCES = ("clinician", "student", "patient", "caregiver")
@@ -81,7 +80,7 @@ def question_key(question: str) -> str:
     return " ".join(question.casefold().split()).rstrip(" ?.!")
 
 
-def _free_slug(db: sqlite3.Connection, question: str) -> str:
+def _free_slug(db: Db, question: str) -> str:
     """The question's slug, or the first of slug-2, slug-3... not taken (kept within ``MAX_SLUG_CHARS``)."""
     base = slug = slugify(question)
     n = 1
@@ -105,39 +104,39 @@ _STATE_KEYS = ("id", "slug", "question", "title", "state", "state_reason", "revi
                "updated_at")
 
 
-def _state(db: sqlite3.Connection, row: tuple) -> ArticleState:
+def _state(db: Db, row: tuple) -> ArticleState:
     values = dict(zip(_STATE_KEYS, row))
     return ArticleState(**values, audiences=audiences(db, values["id"], values["current_version"]))
 
 
-def load(db: sqlite3.Connection, slug: str) -> ArticleState:
+def load(db: Db, slug: str) -> ArticleState:
     row = db.execute(_STATE_SELECT + " WHERE a.slug = ?", (slug,)).fetchone()
     if row is None:
         raise NotFound(f"no article {slug!r}")
     return _state(db, row)
 
 
-def load_many(db: sqlite3.Connection, where: str = "", args: tuple = ()) -> list[ArticleState]:
+def load_many(db: Db, where: str = "", args: tuple = ()) -> list[ArticleState]:
     return [_state(db, r) for r in db.execute(_STATE_SELECT + f" {where} ORDER BY a.updated_at DESC, a.id", args)]
 
 
-def find_by_question(db: sqlite3.Connection, question: str) -> ArticleState | None:
+def find_by_question(db: Db, question: str) -> ArticleState | None:
     row = db.execute(_STATE_SELECT + " WHERE a.question_key = ?", (question_key(question),)).fetchone()
     return _state(db, row) if row else None
 
 
-def audiences(db: sqlite3.Connection, article_id: int, version: int) -> list[str]:
+def audiences(db: Db, article_id: int, version: int) -> list[str]:
     rows = db.execute("SELECT audience FROM article_variants WHERE article_id = ? AND version = ? ORDER BY rowid",
                       (article_id, version))
     return [r[0] for r in rows]
 
 
-def variant(db: sqlite3.Connection, article_id: int, version: int, audience: str | None = None) -> ArticleAnswer:
+def variant(db: Db, article_id: int, version: int, audience: str | None = None) -> ArticleAnswer:
     """The answer of one variant; ``audience`` None means the version's first (primary) variant."""
     return ArticleAnswer.model_validate_json(_variant_row(db, article_id, version, audience)[1])
 
 
-def load_version(db: sqlite3.Connection, article: ArticleState, version: int,
+def load_version(db: Db, article: ArticleState, version: int,
                  audience: str | None = None) -> ArticleVersion:
     aud, answer_json, created_at, created_by = _variant_row(db, article.id, version, audience)
     sources = db.execute("SELECT document_id, document_version FROM article_sources"
@@ -149,7 +148,7 @@ def load_version(db: sqlite3.Connection, article: ArticleState, version: int,
     )
 
 
-def _variant_row(db: sqlite3.Connection, article_id: int, version: int, audience: str | None) -> tuple:
+def _variant_row(db: Db, article_id: int, version: int, audience: str | None) -> tuple:
     sql = ("SELECT v.audience, v.answer, v.created_at, u.username FROM article_variants v"
            " LEFT JOIN users u ON u.id = v.created_by WHERE v.article_id = ? AND v.version = ?")
     args: tuple = (article_id, version)
@@ -165,26 +164,26 @@ def _variant_row(db: sqlite3.Connection, article_id: int, version: int, audience
 # ---------------------------------------------------------------------------------- writing
 
 
-def insert(db: sqlite3.Connection, answer: ArticleAnswer, actor: Actor, state: str) -> str:
+def insert(db: Db, answer: ArticleAnswer, actor: Actor, state: str) -> str:
     """A new article in ``state`` with ``answer`` as version 1; returns its slug."""
     stamp = now()
     slug = _free_slug(db, answer.question)
-    cur = db.execute(
+    article_id = db.insert(
         "INSERT INTO articles(slug, question, question_key, title, state, revision, current_version, created_by,"
         " created_at, updated_at) VALUES (?,?,?,?,?,1,1,?,?,?)",
         (slug, answer.question, question_key(answer.question), answer.title, state, actor.user_id, stamp, stamp),
     )
-    add_version(db, cur.lastrowid, 1, answer, actor)
+    add_version(db, article_id, 1, answer, actor)
     return slug
 
 
-def add_version(db: sqlite3.Connection, article_id: int, version: int, answer: ArticleAnswer, actor: Actor) -> None:
+def add_version(db: Db, article_id: int, version: int, answer: ArticleAnswer, actor: Actor) -> None:
     db.execute("INSERT INTO article_versions(article_id, version, audience, created_at, created_by) VALUES (?,?,?,?,?)",
                (article_id, version, answer.audience, now(), actor.user_id))
     add_variant(db, article_id, version, answer, actor)
 
 
-def add_variant(db: sqlite3.Connection, article_id: int, version: int, answer: ArticleAnswer, actor: Actor) -> None:
+def add_variant(db: Db, article_id: int, version: int, answer: ArticleAnswer, actor: Actor) -> None:
     if answer.audience not in AUDIENCES:
         raise InvalidInput(f"unknown audience {answer.audience!r}; choose one of {', '.join(AUDIENCES)}")
     if answer.audience in audiences(db, article_id, version):
@@ -195,14 +194,14 @@ def add_variant(db: sqlite3.Connection, article_id: int, version: int, answer: A
     refresh_sources(db, article_id, version)
 
 
-def replace_variant(db: sqlite3.Connection, article_id: int, version: int, answer: ArticleAnswer) -> None:
+def replace_variant(db: Db, article_id: int, version: int, answer: ArticleAnswer) -> None:
     """Store an edited variant in place (the audit log keeps what changed)."""
     db.execute("UPDATE article_variants SET answer = ? WHERE article_id = ? AND version = ? AND audience = ?",
                (_json(answer), article_id, version, answer.audience))
     refresh_sources(db, article_id, version)
 
 
-def refresh_sources(db: sqlite3.Connection, article_id: int, version: int) -> None:
+def refresh_sources(db: Db, article_id: int, version: int) -> None:
     """Record the documents the version's variants cite; a document already recorded keeps its recorded version."""
     cited: set[int] = set()
     for (answer_json,) in db.execute("SELECT answer FROM article_variants WHERE article_id = ? AND version = ?",
@@ -211,7 +210,7 @@ def refresh_sources(db: sqlite3.Connection, article_id: int, version: int) -> No
     known = dict(db.execute("SELECT document_id, document_version FROM article_sources"
                             " WHERE article_id = ? AND version = ?", (article_id, version)))
     current = dict(db.execute(f"SELECT id, version FROM documents WHERE id IN ({','.join('?' * len(cited))})",
-                              tuple(cited)))
+                              tuple(cited))) if cited else {}
     missing = cited - current.keys()
     if missing:
         raise InvalidInput(f"the answer cites documents this library does not hold: {sorted(missing)}")
@@ -220,7 +219,7 @@ def refresh_sources(db: sqlite3.Connection, article_id: int, version: int) -> No
                    [(article_id, version, d, known.get(d, current[d])) for d in sorted(cited)])
 
 
-def update(db: sqlite3.Connection, article_id: int, **fields: object) -> None:
+def update(db: Db, article_id: int, **fields: object) -> None:
     """Set ``fields`` on the article and move it to the next revision."""
     assignments = "".join(f"{name} = ?, " for name in fields)
     db.execute(f"UPDATE articles SET {assignments}revision = revision + 1, updated_at = ? WHERE id = ?",

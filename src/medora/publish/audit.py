@@ -2,19 +2,18 @@
 
 Entries say who (user, role, client address), when, what action, on which article version,
 from which state to which, and a JSON detail. Secrets (passwords, tokens) never enter it.
-SQLite triggers abort any UPDATE or DELETE on the table.
+Triggers in the database (SQLite and PostgreSQL) abort any UPDATE or DELETE on the table.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from pydantic import BaseModel
 
 from medora.publish.actors import Actor
-from medora.publish.database import now
+from medora.publish.database import Db, now
 
 
 class AuditEntry(BaseModel):
@@ -32,7 +31,7 @@ class AuditEntry(BaseModel):
 
 
 def record(
-    db: sqlite3.Connection,
+    db: Db,
     actor: Actor,
     action: str,
     *,
@@ -43,16 +42,15 @@ def record(
     detail: dict[str, Any] | None = None,
 ) -> int:
     """Append one entry (call inside the transaction that makes the change) and return its id."""
-    cur = db.execute(
+    return db.insert(
         "INSERT INTO audit_log(at, actor_id, actor, actor_role, action, article_id, version, from_state, to_state,"
         " detail, client) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         (now(), actor.user_id, actor.username, actor.role, action, article_id, version, from_state, to_state,
          json.dumps(detail or {}, ensure_ascii=False, sort_keys=True), actor.client),
     )
-    return cur.lastrowid
 
 
-def entries(db: sqlite3.Connection, *, article_id: int | None = None, limit: int = 1000) -> list[AuditEntry]:
+def entries(db: Db, *, article_id: int | None = None, limit: int = 1000) -> list[AuditEntry]:
     """Entries oldest first, for one article or (``article_id`` None) for everything."""
     where, args = ("WHERE article_id = ?", (article_id,)) if article_id is not None else ("", ())
     rows = db.execute(

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from pydantic import BaseModel
 
 from medora.publish.actors import Actor
-from medora.publish.database import now
+from medora.publish.database import Db, now
 
 
 class Comment(BaseModel):
@@ -20,17 +18,16 @@ class Comment(BaseModel):
     created_at: str
 
 
-def add(db: sqlite3.Connection, article_id: int, version: int, audience: str, statement_id: str | None,
+def add(db: Db, article_id: int, version: int, audience: str, statement_id: str | None,
         actor: Actor, body: str) -> int:
-    cur = db.execute(
+    return db.insert(
         "INSERT INTO article_comments(article_id, version, audience, statement_id, author_id, author, body,"
         " created_at) VALUES (?,?,?,?,?,?,?,?)",
         (article_id, version, audience, statement_id, actor.user_id, actor.username, body, now()),
     )
-    return cur.lastrowid
 
 
-def for_article(db: sqlite3.Connection, article_id: int) -> list[Comment]:
+def for_article(db: Db, article_id: int) -> list[Comment]:
     rows = db.execute(
         "SELECT id, version, audience, statement_id, author, body, created_at FROM article_comments"
         " WHERE article_id = ? ORDER BY id",

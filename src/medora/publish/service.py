@@ -1,22 +1,20 @@
 """The publishing service: every read and write of articles, shaped for the REST API.
 
-Each write names its ``Actor`` and the article ``revision`` it was based on. Inside one
-``BEGIN IMMEDIATE`` transaction it checks the revision (an old one raises ``Conflict`` carrying
-the article as it is now), asks ``workflow.authorize`` whether the actor's role may take the
-action in the current state, applies the change, moves the article to its next revision and
-appends to the audit log. Unpublished content is for staff; ``published`` serves anyone the last
+Each write names its ``Actor`` and the article ``revision`` it was based on. Inside one write
+transaction (``database.transaction``: one writer at a time, on SQLite or PostgreSQL) it checks
+the revision (an old one raises ``Conflict`` carrying the article as it is now), asks
+``workflow.authorize`` whether the actor's role may take the action in the current state,
+applies the change, moves the article to its next revision and appends to the audit log. Unpublished content is for staff; ``published`` serves anyone the last
 approved version. Every method returns pydantic models, ready to serialise.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
 
-from medora.library.sqlite_store import SQLiteStore
 from medora.models import Answer
 from medora.publish import articles, audit, edits, staleness, workflow
 from medora.publish import comments as review_comments
@@ -25,14 +23,14 @@ from medora.publish.articles import ArticleState, ArticleVersion
 from medora.publish.audit import AuditEntry
 from medora.publish.comments import Comment
 from medora.publish.content import ArticleAnswer
-from medora.publish.database import now, transaction
+from medora.publish.database import Db, Store, now, transaction
 from medora.publish.diff import StatementDiff, diff_answers
 from medora.publish.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 
 MAX_TEXT_CHARS = 4000
 
 # (fields to set on the article, detail for the audit log), from (transaction, article, new state)
-Change = Callable[[sqlite3.Connection, ArticleState, str], tuple[dict[str, Any], dict[str, Any]]]
+Change = Callable[[Db, ArticleState, str], tuple[dict[str, Any], dict[str, Any]]]
 
 
 class PublishedArticle(BaseModel):
@@ -52,7 +50,7 @@ class PublishedArticle(BaseModel):
 class PublishingService:
     """Articles of one library. Threads may share it (its transactions take the store's publishing lock)."""
 
-    def __init__(self, store: SQLiteStore):
+    def __init__(self, store: Store):
         self.store = store
 
     # ------------------------------------------------------------------ reading
@@ -129,7 +127,7 @@ class PublishingService:
         """Make ``answer`` (a re-answer of the article's question) the next version; it starts as a draft."""
         content = ArticleAnswer.from_answer(answer)
 
-        def change(db: sqlite3.Connection, article: ArticleState, state: str) -> tuple[dict, dict]:
+        def change(db: Db, article: ArticleState, state: str) -> tuple[dict, dict]:
             self._check_question(article, content)
             self._verify(content)
             number = article.current_version + 1
@@ -143,7 +141,7 @@ class PublishingService:
         """Add an audience variant to the current version; it shares that version's review state."""
         content = ArticleAnswer.from_answer(answer)
 
-        def change(db: sqlite3.Connection, article: ArticleState, state: str) -> tuple[dict, dict]:
+        def change(db: Db, article: ArticleState, state: str) -> tuple[dict, dict]:
             self._check_question(article, content)
             self._verify(content)
             articles.add_variant(db, article.id, article.current_version, content, actor)
@@ -166,7 +164,7 @@ class PublishingService:
         """Comment on the current version as a whole, or on one statement of one audience variant."""
         body = _text(body, "a comment")
 
-        def change(db: sqlite3.Connection, article: ArticleState, state: str) -> tuple[dict, dict]:
+        def change(db: Db, article: ArticleState, state: str) -> tuple[dict, dict]:
             answer = articles.variant(db, article.id, article.current_version, audience)
             if statement_id is not None:
                 answer.locate(statement_id)
@@ -195,7 +193,7 @@ class PublishingService:
     def approve(self, slug: str, actor: Actor, expected_revision: int) -> ArticleState:
         """Approve the current version (all its audience variants), recording the reviewer and the time."""
 
-        def change(db: sqlite3.Connection, article: ArticleState, state: str) -> tuple[dict, dict]:
+        def change(db: Db, article: ArticleState, state: str) -> tuple[dict, dict]:
             fields = {"approved_by": actor.user_id, "approved_at": now(), "approved_version": article.current_version,
                       "state_reason": None}
             return fields, {"approved_version": article.current_version}
@@ -283,7 +281,7 @@ class PublishingService:
 
     def _edit(self, slug: str, actor: Actor, expected_revision: int, audience: str | None, event: str,
               apply: Callable[[ArticleAnswer], edits.Edit]) -> ArticleState:
-        def change(db: sqlite3.Connection, article: ArticleState, state: str) -> tuple[dict, dict]:
+        def change(db: Db, article: ArticleState, state: str) -> tuple[dict, dict]:
             edited, detail = apply(articles.variant(db, article.id, article.current_version, audience))
             articles.replace_variant(db, article.id, article.current_version, edited)
             return {}, {"audience": edited.audience, **detail}
@@ -301,7 +299,7 @@ class PublishingService:
                                f"{article.question!r}")
 
 
-def mark_stale_for_documents(store: SQLiteStore, doc_ids: list[int], reason: str | None = None) -> list[ArticleState]:
+def mark_stale_for_documents(store: Store, doc_ids: list[int], reason: str | None = None) -> list[ArticleState]:
     """Reopen the review of articles citing ``doc_ids`` that changed or were retired (call after ingestion).
 
     ``reason`` is optional context appended to each article's reason, e.g. "re-ingested dailymed".

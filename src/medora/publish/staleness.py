@@ -7,9 +7,10 @@ version moved past the one recorded when the article version was made) or been r
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
+
+from medora.publish.database import Db
 
 MAX_TITLE_CHARS = 80
 
@@ -33,7 +34,7 @@ class SourceChange:
                 "current_version": self.current_version, "retired": self.retired}
 
 
-def source_changes(db: sqlite3.Connection, doc_ids: list[int]) -> dict[str, list[SourceChange]]:
+def source_changes(db: Db, doc_ids: list[int]) -> dict[str, list[SourceChange]]:
     """{article slug: changes among ``doc_ids`` to the documents its current version cites}."""
     ids = sorted(set(doc_ids))
     out: dict[str, list[SourceChange]] = defaultdict(list)

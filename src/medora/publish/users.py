@@ -12,13 +12,11 @@ import hashlib
 import json
 import re
 import secrets
-import sqlite3
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel
 
-from medora.library.sqlite_store import SQLiteStore
 from medora.publish import audit
 from medora.publish.actors import (
     ADMIN,
@@ -29,7 +27,7 @@ from medora.publish.actors import (
     USER_ROLES,
     Actor,
 )
-from medora.publish.database import now, transaction
+from medora.publish.database import Db, Store, now, transaction
 from medora.publish.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 
 SCOPES = ("read", "ask", "review", "admin")
@@ -96,7 +94,7 @@ def _token(row: tuple) -> ApiToken:
 class Accounts:
     """Users and tokens of one library. Managing users takes an admin (or the local system actor)."""
 
-    def __init__(self, store: SQLiteStore, hasher: PasswordHasher | None = None):
+    def __init__(self, store: Store, hasher: PasswordHasher | None = None):
         self.store = store
         self.hasher = hasher or PasswordHasher()
         self._dummy_hash: str | None = None
@@ -115,14 +113,13 @@ class Accounts:
         with transaction(self.store) as db:
             if db.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
                 raise InvalidInput(f"username {username!r} is taken")
-            cur = db.execute(
+            user_id = db.insert(
                 "INSERT INTO users(username, display_name, role, password_hash, disabled, created_at, updated_at)"
                 " VALUES (?,?,?,?,0,?,?)",
                 (username, display_name, role, hashed, stamp, stamp),
             )
-            audit.record(db, actor, "create_user", detail={"user_id": cur.lastrowid, "username": username,
-                                                          "role": role})
-            return self._get(db, cur.lastrowid)
+            audit.record(db, actor, "create_user", detail={"user_id": user_id, "username": username, "role": role})
+            return self._get(db, user_id)
 
     def user(self, user_id: int) -> User:
         with transaction(self.store, write=False) as db:
@@ -183,13 +180,13 @@ class Accounts:
             beyond = [s for s in wanted if s not in ROLE_SCOPES[owner.role]]
             if beyond:
                 raise Forbidden(f"a {owner.role} cannot hold scope {', '.join(beyond)}")
-            cur = db.execute(
+            token_id = db.insert(
                 "INSERT INTO api_tokens(user_id, name, token_hash, prefix, scopes, created_at) VALUES (?,?,?,?,?,?)",
                 (user_id, name, _token_hash(secret), secret[:8], json.dumps(wanted), now()),
             )
-            audit.record(db, actor, "create_token", detail={"token_id": cur.lastrowid, "user_id": user_id,
+            audit.record(db, actor, "create_token", detail={"token_id": token_id, "user_id": user_id,
                                                            "name": name, "scopes": wanted})
-            token = self._get_token(db, cur.lastrowid)
+            token = self._get_token(db, token_id)
         return NewToken(token=token, secret=secret)
 
     def tokens(self, user_id: int) -> list[ApiToken]:
@@ -243,14 +240,14 @@ class Accounts:
             return self._get(db, user_id)
 
     @staticmethod
-    def _get(db: sqlite3.Connection, user_id: int) -> User:
+    def _get(db: Db, user_id: int) -> User:
         row = db.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,)).fetchone()
         if row is None:
             raise NotFound(f"no user {user_id}")
         return _user(row)
 
     @staticmethod
-    def _get_token(db: sqlite3.Connection, token_id: int) -> ApiToken:
+    def _get_token(db: Db, token_id: int) -> ApiToken:
         row = db.execute(f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE id = ?", (token_id,)).fetchone()
         if row is None:
             raise NotFound(f"no API token {token_id}")

@@ -13,7 +13,7 @@ import re
 import threading
 from itertools import chain, zip_longest
 
-from medora.library.sqlite_store import SQLiteStore
+from medora.publish.database import Store, transaction
 
 COUNT = 4
 _USEFUL = ("definition", "causes", "symptoms", "diagnosis", "treatment", "prevention", "adverse reactions",
@@ -23,12 +23,13 @@ _cache: dict[str, tuple[tuple[int, int], list[str]]] = {}  # library path -> (it
 _guard = threading.Lock()
 
 
-def _question_headings(store: SQLiteStore) -> list[str]:
+def _question_headings(store: Store) -> list[str]:
     marks = ",".join("?" * len(_USEFUL))
-    rows = store.db.execute(
-        "SELECT d.id, p.section_path FROM passages p JOIN documents d ON d.id = p.document_id"
-        f" WHERE d.status = 'active' AND p.section_type IN ({marks}) AND p.section_path LIKE '%?\"]'"
-        " ORDER BY d.id, p.ordinal LIMIT 2000", _USEFUL)
+    with transaction(store, write=False) as db:  # section_path is JSON text (SQLite) or jsonb (PostgreSQL)
+        rows = db.execute(
+            "SELECT d.id, CAST(p.section_path AS TEXT) FROM passages p JOIN documents d ON d.id = p.document_id"
+            f" WHERE d.status = 'active' AND p.section_type IN ({marks})"
+            " AND CAST(p.section_path AS TEXT) LIKE '%?\"]' ORDER BY d.id, p.ordinal LIMIT 2000", _USEFUL).fetchall()
     seen: set[int] = set()
     out = []
     for doc_id, path in rows:
@@ -44,14 +45,15 @@ def _sentence_case(topic: str) -> str:
     return " ".join(w.lower() if w[1:].islower() else w for w in topic.split())
 
 
-def _screening_topics(store: SQLiteStore) -> list[str]:
-    rows = store.db.execute("SELECT title FROM documents WHERE status = 'active' AND doc_type = 'guideline'"
-                            " ORDER BY id LIMIT 500")
+def _screening_topics(store: Store) -> list[str]:
+    with transaction(store, write=False) as db:
+        rows = db.execute("SELECT title FROM documents WHERE status = 'active' AND doc_type = 'guideline'"
+                          " ORDER BY id LIMIT 500").fetchall()
     return [f"Who should be screened for {_sentence_case(m['topic'])}?" for (title,) in rows
             if (m := _SCREENING.match(title))]
 
 
-def examples(store: SQLiteStore) -> list[str]:
+def examples(store: Store) -> list[str]:
     """Up to ``COUNT`` questions the library can answer, alternating between the two kinds."""
     version = store.data_version()
     with _guard:
