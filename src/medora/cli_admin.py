@@ -20,7 +20,6 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import wraps
-from pathlib import Path
 from typing import Any
 
 import click
@@ -28,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from medora.errors import UsageError
-from medora.library.sqlite_store import SQLiteStore
+from medora.library.open import open_store
 from medora.publish import SYSTEM, Accounts, Actor, PublishingService, workflow
 from medora.publish.actors import ADMIN, USER_ROLES
 from medora.publish.articles import AUDIENCES, ArticleState
@@ -36,7 +35,6 @@ from medora.publish.users import ROLE_SCOPES, SCOPES, User
 from medora.settings import load_settings
 
 LOCAL_READER = Actor(ADMIN, None, "local", "cli")  # reads only: it never writes or enters the audit log
-SESSION_SECRET_ENV = "MEDORA_SESSION_SECRET"
 
 
 def _handled(fn: Callable) -> Callable:
@@ -52,8 +50,9 @@ def _handled(fn: Callable) -> Callable:
 
 
 def _library_option(fn: Callable) -> Callable:
-    return click.option("--library", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                        help="Library file (default: $MEDORA_LIBRARY, the config file, or the per-user data dir).")(fn)
+    return click.option("--library", type=str, default=None,
+                        help="Library: a SQLite file or a postgresql:// URL (default: $MEDORA_LIBRARY, "
+                             "$MEDORA_DATABASE_URL, the config file, or the per-user data dir).")(fn)
 
 
 def _format_option(*choices: str) -> Callable:
@@ -62,8 +61,8 @@ def _format_option(*choices: str) -> Callable:
 
 
 @contextmanager
-def _store(library: Path | None) -> Iterator[SQLiteStore]:
-    with SQLiteStore(load_settings(library=library).library, create=False) as store:
+def _store(library: str | None) -> Iterator[Any]:
+    with open_store(load_settings(library=library).library, create=False) as store:
         yield store
 
 
@@ -95,6 +94,8 @@ def _echo_json(data: Any) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="0: any free port.")
 @_library_option
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes; more than one keeps rate limits in the library, shared by all.")
 @click.option("--anonymous-ask/--no-anonymous-ask", default=True, show_default=True,
               help="Let clients without a token ask questions.")
 @click.option("--rate", type=click.FloatRange(0, 100_000), default=10.0, show_default=True,
@@ -105,30 +106,39 @@ def _echo_json(data: Any) -> None:
               help="Lifetime of login tokens.")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info",
               show_default=True)
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: one JSON object per line (time, level, logger, message, request_id, access fields).")
 @click.option("--access-log/--no-access-log", default=True, show_default=True, help="Log every request.")
 @_handled
-def serve(host: str, port: int, library: Path | None, anonymous_ask: bool, rate: float, burst: int,
-          session_minutes: int, log_level: str, access_log: bool) -> None:
+def serve(host: str, port: int, library: str | None, workers: int, anonymous_ask: bool, rate: float, burst: int,
+          session_minutes: int, log_level: str, log_format: str, access_log: bool) -> None:
     """Serve the web app (/) and the REST API (OpenAPI at /openapi.json, docs at /docs).
 
     \b
     Login tokens are signed with $MEDORA_SESSION_SECRET when set (keep sessions across
-    restarts), else with a random key per start. Secrets never reach the logs.
+    restarts), else with a random key made at each start and shared by its workers.
+    Secrets and question text never reach the logs. Probes: /v1/health (alive),
+    /v1/ready (library usable); Prometheus metrics at /metrics.
 
     \b
     Example:
-      medora serve --port 8000 --library ~/medora/library.db
+      medora serve --port 8000 --workers 2 --library ~/medora/library.db --log-format json
     """
-    import uvicorn
+    import shutil
+    import tempfile
 
-    from medora.api import ApiSettings, create_app
-    from medora.api.logs import uvicorn_log_config
+    metrics_dir = tempfile.mkdtemp(prefix="medora-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # before medora.api imports prometheus_client
+    try:
+        from medora.api import ApiSettings
+        from medora.api.factory import SESSION_SECRET_ENV, run
 
-    api = ApiSettings(anonymous_ask=anonymous_ask, rate_per_second=rate, rate_burst=burst,
-                      session_minutes=session_minutes, session_secret=os.environ.get(SESSION_SECRET_ENV) or None)
-    app = create_app(load_settings(library=library), api)
-    uvicorn.run(app, host=host, port=port, log_config=uvicorn_log_config(log_level), log_level=log_level,
-                access_log=access_log, server_header=False)
+        api = ApiSettings(anonymous_ask=anonymous_ask, rate_per_second=rate, rate_burst=burst,
+                          session_minutes=session_minutes, workers=workers, access_log=access_log,
+                          session_secret=os.environ.get(SESSION_SECRET_ENV) or None)
+        run(load_settings(library=library), api, host=host, port=port, log_level=log_level, log_format=log_format)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 # ------------------------------------------------------------------------------------ review
@@ -154,7 +164,7 @@ def _show_states(articles: list[ArticleState], fmt: str) -> None:
 @_library_option
 @_format_option("table", "json")
 @_handled
-def review_list(library: Path | None, fmt: str) -> None:
+def review_list(library: str | None, fmt: str) -> None:
     """Articles waiting for the advisory board: submitted or under review, longest waiting first."""
     with _store(library) as store:
         service = PublishingService(store)
@@ -163,7 +173,7 @@ def review_list(library: Path | None, fmt: str) -> None:
     _show_states(sorted(waiting, key=lambda a: (a.updated_at, a.id)), fmt)
 
 
-def _act(library: Path | None, slug: str, username: str, revision: int | None,
+def _act(library: str | None, slug: str, username: str, revision: int | None,
          action: Callable[[PublishingService, Actor, int], ArticleState]) -> None:
     with _store(library) as store:
         actor = _user(Accounts(store), username).actor("cli")
@@ -183,7 +193,7 @@ def _review_action(name: str, summary: str, with_reason: bool) -> click.Command:
                   help="The revision you reviewed; refused if the article has changed since (default: current).")
     @_library_option
     @_handled
-    def command(slug: str, username: str, revision: int | None, library: Path | None, reason: str = "") -> None:
+    def command(slug: str, username: str, revision: int | None, library: str | None, reason: str = "") -> None:
         method = getattr(PublishingService, name.replace("-", "_"))
         extra = (reason,) if with_reason else ()
         _act(library, slug, username, revision, lambda service, actor, rev: method(service, slug, actor, rev, *extra))
@@ -212,7 +222,7 @@ def articles() -> None:
 @_library_option
 @_format_option("table", "json")
 @_handled
-def articles_list(state: str | None, library: Path | None, fmt: str) -> None:
+def articles_list(state: str | None, library: str | None, fmt: str) -> None:
     """Every article, most recently changed first."""
     with _store(library) as store:
         found = PublishingService(store).list_articles(LOCAL_READER, state)
@@ -226,7 +236,7 @@ def articles_list(state: str | None, library: Path | None, fmt: str) -> None:
 @_library_option
 @_format_option("markdown", "json")
 @_handled
-def articles_show(slug: str, version: int | None, audience: str | None, library: Path | None, fmt: str) -> None:
+def articles_show(slug: str, version: int | None, audience: str | None, library: str | None, fmt: str) -> None:
     """One version of an article with its review state."""
     from medora.answer.render import to_markdown
 
@@ -252,7 +262,7 @@ def articles_show(slug: str, version: int | None, audience: str | None, library:
 @_library_option
 @_format_option("text", "json")
 @_handled
-def articles_diff(slug: str, old: int, new: int, audience: str | None, library: Path | None, fmt: str) -> None:
+def articles_diff(slug: str, old: int, new: int, audience: str | None, library: str | None, fmt: str) -> None:
     """Statements added, removed, changed and re-cited between two versions."""
     with _store(library) as store:
         diff = PublishingService(store).diff(slug, LOCAL_READER, old, new, audience)
@@ -285,7 +295,7 @@ def users() -> None:
               help="Prompt for a password (read from stdin when not a terminal) so the user can log in.")
 @_library_option
 @_handled
-def users_add(username: str, role: str, display_name: str, with_password: bool, library: Path | None) -> None:
+def users_add(username: str, role: str, display_name: str, with_password: bool, library: str | None) -> None:
     """Add a user. Without --with-password the user signs in with API tokens only."""
     password = click.prompt("Password", hide_input=True, confirmation_prompt=sys.stdin.isatty()) \
         if with_password else None
@@ -298,7 +308,7 @@ def users_add(username: str, role: str, display_name: str, with_password: bool, 
 @_library_option
 @_format_option("table", "json")
 @_handled
-def users_list(library: Path | None, fmt: str) -> None:
+def users_list(library: str | None, fmt: str) -> None:
     with _store(library) as store:
         found = Accounts(store).users()
     if fmt == "json":
@@ -308,7 +318,7 @@ def users_list(library: Path | None, fmt: str) -> None:
                  [[u.id, u.username, u.display_name, u.role, "yes" if u.disabled else "", u.created_at] for u in found])
 
 
-def _set_disabled(username: str, library: Path | None, disabled: bool) -> None:
+def _set_disabled(username: str, library: str | None, disabled: bool) -> None:
     with _store(library) as store:
         accounts = Accounts(store)
         user = accounts.set_disabled(SYSTEM, _user(accounts, username).id, disabled)
@@ -319,7 +329,7 @@ def _set_disabled(username: str, library: Path | None, disabled: bool) -> None:
 @click.argument("username")
 @_library_option
 @_handled
-def users_disable(username: str, library: Path | None) -> None:
+def users_disable(username: str, library: str | None) -> None:
     """Stop a user: passwords and every token of theirs are refused from now on."""
     _set_disabled(username, library, True)
 
@@ -328,7 +338,7 @@ def users_disable(username: str, library: Path | None) -> None:
 @click.argument("username")
 @_library_option
 @_handled
-def users_enable(username: str, library: Path | None) -> None:
+def users_enable(username: str, library: str | None) -> None:
     _set_disabled(username, library, False)
 
 
@@ -347,7 +357,7 @@ def tokens() -> None:
               help="Repeat for each scope (default: every scope the user's role allows).")
 @_library_option
 @_handled
-def tokens_create(username: str, name: str, scopes: tuple[str, ...], library: Path | None) -> None:
+def tokens_create(username: str, name: str, scopes: tuple[str, ...], library: str | None) -> None:
     """Create a token; the secret goes to stdout, this once (only its hash is stored)."""
     with _store(library) as store:
         accounts = Accounts(store)
@@ -363,7 +373,7 @@ def tokens_create(username: str, name: str, scopes: tuple[str, ...], library: Pa
 @_library_option
 @_format_option("table", "json")
 @_handled
-def tokens_list(username: str, library: Path | None, fmt: str) -> None:
+def tokens_list(username: str, library: str | None, fmt: str) -> None:
     """A user's tokens (never their secrets)."""
     with _store(library) as store:
         accounts = Accounts(store)
@@ -380,7 +390,7 @@ def tokens_list(username: str, library: Path | None, fmt: str) -> None:
 @click.argument("token_id", type=click.IntRange(1))
 @_library_option
 @_handled
-def tokens_revoke(token_id: int, library: Path | None) -> None:
+def tokens_revoke(token_id: int, library: str | None) -> None:
     """Revoke a token by id (see `medora tokens list USERNAME`)."""
     with _store(library) as store:
         token = Accounts(store).revoke_token(SYSTEM, token_id)

@@ -1,16 +1,20 @@
 """The FastAPI application: ``create_app(settings, api)`` wires routes, errors, limits and logging.
 
 The web pages (``medora.web``) share the app, its error handlers and its limits.
-Middleware, outermost first: per-client rate limit (429), request body limit (413). Every error
-is a problem+json response (``problems``). Synchronous endpoints run on Starlette's worker
-threads, each with its own library connection (``context.Libraries``), closed at shutdown.
+Middleware, outermost first: observer (request id, worker pid header, latency metric, access
+log: ``metrics``), per-client rate limit (429; in memory for one worker on SQLite, in the library
+for several workers or PostgreSQL: ``ratelimit``), request body limit (413). Every error is a
+problem+json response (``problems``). Synchronous endpoints run on Starlette's worker threads,
+each with its own library connection (``context.Libraries``), closed at shutdown. Nothing a
+request needs is kept in one process only: login tokens and CSRF values are signed with
+``ApiSettings.session_secret`` (the same in every worker under ``medora serve``).
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing
 from typing import Any
 
 from fastapi import FastAPI
@@ -31,7 +35,14 @@ from medora.api.bodylimit import BodyLimitMiddleware
 from medora.api.config import ApiSettings
 from medora.api.context import Libraries, Server
 from medora.api.logs import install_filters
-from medora.api.ratelimit import RateLimitMiddleware, TokenBuckets
+from medora.api.metrics import ObserveMiddleware
+from medora.api.ratelimit import (
+    Buckets,
+    RateLimitMiddleware,
+    SharedBuckets,
+    TokenBuckets,
+)
+from medora.library.open import is_pg_url, open_store
 from medora.settings import Settings
 from medora.web import mount_web
 
@@ -55,15 +66,26 @@ def create_app(settings: Settings, api: ApiSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="Medora", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.medora = server
+    with closing(open_store(settings.library, create=False)) as store:
+        app.state.schema_version = store.schema_version()  # what /v1/health reports, without touching the library
     for module in (routes_ask, routes_articles, routes_review, routes_library, routes_auth, routes_meta):
         app.include_router(module.router)
     problems.install(app)
     mount_web(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=api.max_body_bytes)
     if api.rate_per_second > 0:
-        app.add_middleware(RateLimitMiddleware, buckets=TokenBuckets(api.rate_per_second, api.rate_burst))
+        app.add_middleware(RateLimitMiddleware, buckets=_buckets(server))
+    app.add_middleware(ObserveMiddleware, access=api.access_log)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _buckets(server: Server) -> Buckets:
+    """Rate-limit buckets in memory for one worker on SQLite, else shared through the library."""
+    api = server.api
+    if api.workers > 1 or is_pg_url(server.settings.library):
+        return SharedBuckets(lambda: server.libraries.local().store, api.rate_per_second, api.rate_burst)
+    return TokenBuckets(api.rate_per_second, api.rate_burst)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -22,8 +22,11 @@ class ApiSettings(BaseModel):
     session_secret: SecretStr | None = Field(
         None,
         description="Key signing login tokens; set it to keep sessions valid across restarts and workers "
-        "(default: a random key per process)",
+        "(default: a random key per process; `medora serve` makes one per start and hands it to its workers)",
     )
+    workers: int = Field(1, ge=1, le=64, description="Worker processes serving this library (more than one: "
+                         "rate limits are kept in the library, shared by all)")
+    access_log: bool = Field(True, description="Log every request (method, path, status, duration, request id)")
     secure_cookies: bool | None = Field(
         None,
         description="Mark the web pages' cookies Secure: true, false, or null to do so when the request "

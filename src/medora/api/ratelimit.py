@@ -2,27 +2,54 @@
 
 A bucket holds up to ``burst`` requests and refills at ``rate`` per second; a request that finds
 it empty is answered 429 (problem+json) with ``Retry-After``: the whole seconds until it would be
-allowed. Buckets live in memory, least recently used first out beyond ``max_clients`` (an evicted
-client simply starts with a full bucket). Tokens are keyed by their sha256, never stored as such.
+allowed. Tokens are keyed by their sha256, never stored as such. Two stores hold the buckets:
+
+* ``TokenBuckets``: in this process's memory (one worker on SQLite), least recently used first out
+  beyond ``max_clients`` (an evicted client simply starts with a full bucket).
+* ``SharedBuckets``: the library's ``rate_limits`` table, read and written in one transaction per
+  request with wall-clock time, so several workers or hosts enforce one limit in total. Rows of
+  buckets that would have refilled completely are pruned now and then (they mean "full").
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any, ClassVar, Protocol
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from medora.api.problems import problem
+from medora.errors import LibraryError
+from medora.publish.database import transaction
+
+
+def _spend(tokens: float, at: float, now: float, rate: float, burst: float) -> tuple[float, float]:
+    """(tokens left, seconds to wait) after one request at ``now`` on a bucket holding ``tokens`` at ``at``."""
+    tokens = min(burst, tokens + max(0.0, now - at) * rate)
+    if tokens >= 1.0:
+        return tokens - 1.0, 0.0
+    return tokens, (1.0 - tokens) / rate
+
+
+class Buckets(Protocol):
+    rate: float
+    blocking: ClassVar[bool]  # True: ``take`` does I/O and must run on a worker thread
+
+    def take(self, key: str) -> float: ...
 
 
 class TokenBuckets:
-    """Token buckets by client key; ``take`` answers how long to wait (0: go ahead)."""
+    """Token buckets by client key in memory; ``take`` answers how long to wait (0: go ahead)."""
+
+    blocking: ClassVar[bool] = False
 
     def __init__(self, rate: float, burst: int, *, max_clients: int = 10_000,
                  clock: Callable[[], float] = time.monotonic):
@@ -35,12 +62,42 @@ class TokenBuckets:
         with self._lock:
             now = self.clock()
             tokens, at = self._buckets.pop(key, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - at) * self.rate)
-            allowed = tokens >= 1.0
-            self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
+            left, wait = _spend(tokens, at, now, self.rate, self.burst)
+            self._buckets[key] = (left, now)
             while len(self._buckets) > self.max_clients:
                 self._buckets.popitem(last=False)
-            return 0.0 if allowed else (1.0 - tokens) / self.rate
+            return wait
+
+
+_LOCK_BUCKET = {False: "SELECT tokens, updated_at FROM rate_limits WHERE key = ?",
+                True: "SELECT tokens, updated_at FROM rate_limits WHERE key = ? FOR UPDATE"}
+
+
+class SharedBuckets:
+    """Token buckets in the ``rate_limits`` table of the library ``store()`` returns (the calling thread's)."""
+
+    blocking: ClassVar[bool] = True
+
+    def __init__(self, store: Callable[[], Any], rate: float, burst: int, *,
+                 clock: Callable[[], float] = time.time, prune_every: int = 1000):
+        self.store, self.rate, self.burst, self.clock = store, rate, float(burst), clock
+        self.prune_every = prune_every
+        self._takes = itertools.count(1)
+
+    def take(self, key: str) -> float:
+        """As ``TokenBuckets.take``; one short write transaction (``LibraryError`` when the library is busy)."""
+        with transaction(self.store(), exclusive=False) as db:  # the bucket's row lock is enough
+            db.execute("INSERT INTO rate_limits(key, tokens, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING",
+                       (key, self.burst, self.clock()))
+            row = db.execute(_LOCK_BUCKET[db.postgres], (key,)).fetchone()
+            now = self.clock()  # read once the row is ours: a waiter never goes back in time
+            tokens, at = (self.burst, now) if row is None else (row[0], row[1])  # None: pruned meanwhile
+            left, wait = _spend(tokens, at, now, self.rate, self.burst)
+            db.execute("INSERT INTO rate_limits(key, tokens, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) "
+                       "DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at", (key, left, now))
+            if next(self._takes) % self.prune_every == 0:
+                db.execute("DELETE FROM rate_limits WHERE updated_at < ?", (now - self.burst / self.rate,))
+        return wait
 
 
 def client_key(scope: Scope) -> str:
@@ -54,15 +111,21 @@ def client_key(scope: Scope) -> str:
 
 
 class RateLimitMiddleware:
-    """ASGI middleware answering 429 to clients over their rate."""
+    """ASGI middleware answering 429 to clients over their rate (503 when shared buckets cannot be read)."""
 
-    def __init__(self, app: ASGIApp, buckets: TokenBuckets):
+    def __init__(self, app: ASGIApp, buckets: Buckets):
         self.app = app
         self.buckets = buckets
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            wait = self.buckets.take(client_key(scope))
+            key = client_key(scope)
+            try:
+                wait = await run_in_threadpool(self.buckets.take, key) if self.buckets.blocking \
+                    else self.buckets.take(key)
+            except LibraryError as exc:
+                await problem("unavailable", str(exc), headers={"Retry-After": "1"})(scope, receive, send)
+                return
             if wait > 0:
                 seconds = max(1, math.ceil(wait))
                 response = problem("rate-limited", f"over {self.buckets.rate:g} requests per second; "

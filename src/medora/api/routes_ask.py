@@ -25,6 +25,7 @@ from medora.answer.compose import answer_question
 from medora.api import problems
 from medora.api.auth import Principal, principal
 from medora.api.context import Server, server_of
+from medora.api.metrics import record_answer
 from medora.api.schemas import AskRequest
 from medora.errors import LibraryError, MedoraError
 from medora.models import Answer
@@ -63,8 +64,10 @@ def _answer(server: Server, body: AskRequest, emit: Emit | None = None) -> Answe
     """Answer on this worker thread, with its own library connection."""
     library = server.libraries.local()
     retriever = _ReportingRetriever(library.retriever, emit) if emit else library.retriever
-    return answer_question(library.store, body.question, server.settings, audience=body.audience,
-                           retriever=retriever, thread=body.thread)  # type: ignore[arg-type]
+    answer = answer_question(library.store, body.question, server.settings, audience=body.audience,
+                             retriever=retriever, thread=body.thread)  # type: ignore[arg-type]
+    record_answer(answer)
+    return answer
 
 
 def _sse(event: str, data: dict[str, Any]) -> bytes:

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from medora.answer.compose import MAX_QUESTION_CHARS, answer_question
 from medora.api.context import Libraries, Library, server_of
+from medora.api.metrics import record_answer
 from medora.api.routes_ask import answer_events
 from medora.api.schemas import AskRequest
 from medora.models import Answer, CrisisContact, Emergency
@@ -151,5 +152,7 @@ async def stream(request: Request, who: Visitor, body: AskRequest) -> AsyncItera
 
 
 def answer_now(library: Library, request: Request, question: str, audience: str, thread: str) -> Answer:
-    return answer_question(library.store, question, server_of(request).settings, audience=audience,
-                           retriever=library.retriever, thread=thread)
+    answer = answer_question(library.store, question, server_of(request).settings, audience=audience,
+                             retriever=library.retriever, thread=thread)
+    record_answer(answer)
+    return answer
