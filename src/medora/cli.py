@@ -389,25 +389,39 @@ def library_add(names, add_all, from_dir, no_verify, library, fmt, quiet) -> Non
 @library.command("embed")
 @click.option("--model", default=None, help="Embedding model (default: the `embedder` setting, minilm).")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Embed at most this many passages now.")
+@click.option("--jobs", type=click.IntRange(1), default=None,
+              help="Parallel workers: local processes (default 1: this process), or Ray actors with --ray "
+                   "(default: one per cluster CPU).")
+@click.option("--ray", "ray_address", default=None, metavar="ADDRESS",
+              help="Run as a Ray Data job: a head node's HOST:PORT, ray://HOST:PORT, auto, or local "
+                   "(start a Ray instance on this machine). Needs pip install 'medora[cluster]'.")
+@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True,
+              help="Passages per batch (each batch is written in one transaction).")
+@click.option("--gpus-per-worker", type=click.FloatRange(0, min_open=True), default=None,
+              help="With --ray: GPUs reserved for each worker (for an embedder that uses one).")
 @library_option
 @format_option(["text", "json"], "text")
 @handle_errors
-def library_embed(model, limit, library, fmt) -> None:
+def library_embed(model, limit, jobs, ray_address, batch_size, gpus_per_worker, library, fmt) -> None:
     """Embed passages for dense and hybrid retrieval (only those not embedded yet).
 
     \b
     Vectors are keyed by passage text and model, so unchanged passages are never embedded
-    again; stopping (Ctrl-C) keeps every finished batch and the next run resumes. `ask`
-    works lexically before embeddings exist and switches to hybrid retrieval once the
-    library's passages have vectors from the configured model.
+    again; stopping (Ctrl-C) or a failed worker keeps every finished batch and the next run
+    resumes. Workers (--jobs, --ray) only embed: this process reads the library and writes
+    every batch. `ask` works lexically before embeddings exist and switches to hybrid
+    retrieval once the library's passages have vectors from the configured model.
 
     \b
-    Example:
+    Examples:
       medora library embed --model minilm
+      medora library embed --jobs 4
+      medora library embed --ray 10.0.0.5:6379
     """
     import time
+    from contextlib import closing
 
-    from medora.retrieve.dense import embed_library
+    from medora.retrieve.embed_jobs import make_backend, run_embed_job
     from medora.retrieve.embeddings import get_embedder
 
     settings = _settings(library, embedder=model)
@@ -421,7 +435,10 @@ def library_embed(model, limit, library, fmt) -> None:
                 err.print(f"embed {embedder.model_id}: {done:,}/{todo:,} passages, "
                           f"{done / max(seconds, 1e-9):.1f}/s", markup=False)
 
-        report = embed_library(store, embedder, limit=limit, progress=progress)
+        backend = make_backend(embedder, settings.embedder, jobs=jobs, ray_address=ray_address,
+                               gpus_per_worker=gpus_per_worker or 0.0)
+        with closing(backend):
+            report = run_embed_job(store, embedder, backend, batch_size=batch_size, limit=limit, progress=progress)
         done, total = store.embedding_coverage(embedder.model_id)
     data = {"model": report.model_id, "embedded_now": report.embedded, "embedded_total": done,
             "searchable_passages": total, "seconds": round(report.seconds, 2)}

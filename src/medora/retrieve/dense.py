@@ -6,44 +6,19 @@ Search loads the searchable passages' vectors into one float32 matrix and takes 
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from medora.library.store import LibraryStore
+from medora.retrieve.embed_jobs import EmbedReport, InProcess, run_embed_job
 from medora.retrieve.embeddings import Embedder
-
-EMBED_BATCH = 64
-
-
-@dataclass
-class EmbedReport:
-    model_id: str
-    embedded: int
-    total_searchable: int
-    seconds: float
 
 
 def embed_library(store: LibraryStore, embedder: Embedder, *, limit: int | None = None,
                   progress: Callable[[int, int, float], None] | None = None) -> EmbedReport:
-    """Embed every searchable passage that has no vector from this model yet (resumable: batches commit)."""
-    started = time.perf_counter()
-    done_before, total = store.embedding_coverage(embedder.model_id)
-    todo = total - done_before
-    embedded = 0
-    while limit is None or embedded < limit:
-        size = EMBED_BATCH if limit is None else min(EMBED_BATCH, limit - embedded)
-        batch = store.missing_embeddings(embedder.model_id, size)
-        if not batch:
-            break
-        vectors = embedder.embed_passages([text for _, text in batch]).astype(np.float16)
-        store.put_embeddings(embedder.model_id, embedder.dim, [(h, v.tobytes()) for (h, _), v in zip(batch, vectors)])
-        embedded += len(batch)
-        if progress:
-            progress(embedded, todo, time.perf_counter() - started)
-    return EmbedReport(embedder.model_id, embedded, total, time.perf_counter() - started)
+    """Embed every searchable passage that has no vector from this model yet, in this process (resumable: batches commit)."""
+    return run_embed_job(store, embedder, InProcess(embedder), limit=limit, progress=progress)
 
 
 class DenseIndex:
@@ -72,6 +47,17 @@ class DenseIndex:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(self.ids[i]), float(scores[i])) for i in top]
+
+
+def coverage_for(store: LibraryStore, model_id: str) -> tuple[int, int]:
+    """``store.embedding_coverage(model_id)``, counted again only when ``data_version`` changed: the
+    count joins every passage with its vector (seconds at 1M passages), too slow for every question."""
+    cache = store.__dict__.setdefault("_dense_coverage", {})
+    version = store.data_version()
+    cached = cache.get(model_id)
+    if cached is None or cached[0] != version:
+        cache[model_id] = (version, store.embedding_coverage(model_id))
+    return cache[model_id][1]
 
 
 def index_for(store: LibraryStore, model_id: str, dim: int) -> DenseIndex:
