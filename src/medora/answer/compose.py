@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from dataclasses import replace
 
 from medora.answer.audience import AudienceProfile, glossary_for, profile, reading_grade
 from medora.answer.check import check_statements
@@ -36,6 +37,7 @@ from medora.models import (
     Document,
     Emergency,
     Reference,
+    SearchedQuestion,
     SearchHit,
     Statement,
 )
@@ -61,6 +63,14 @@ def evidence_label(doc: Document) -> str:
     if doc.year:
         parts.append(str(doc.year))
     return " · ".join(parts)
+
+
+def _spelling_notice(corrections: dict[str, str]) -> list[str]:
+    """One reader notice naming the words searched in place of what was written (none when nothing was)."""
+    if not corrections:
+        return []
+    pairs = ", ".join(f"“{new}” for “{old}”" for old, new in corrections.items())
+    return [f"Spelling: searched {pairs}."]
 
 
 def _title(question: str) -> str:
@@ -130,7 +140,8 @@ def answer_question(store: LibraryStore, question: str, settings: Settings, audi
     flags = check_red_flags(phi.search_text())
     emergency = None
     if flags.triggered:
-        emergency = Emergency(categories=flags.categories, notice=flags.notice,
+        notice = f"{flags.notice} {prof.emergency_note}".strip()
+        emergency = Emergency(categories=flags.categories, notice=notice,
                               crisis=[CrisisContact(name=c.name, contact=c.contact, region=c.region)
                                       for c in flags.crisis])
     kind = classify(question)
@@ -139,14 +150,16 @@ def answer_question(store: LibraryStore, question: str, settings: Settings, audi
     if not content_terms(phi.search_text()):
         return Answer(status="invalid_question", message="The question has no words Medora can search for.", **base)
 
-    if thread and not hasattr(store, "db"):
-        raise UsageError("follow-up threads need a SQLite library for now (PostgreSQL support is planned)")
-    thread_id, turns = open_thread(store.db, thread, audience) if thread else (None, [])
+    thread_id, turns = open_thread(store, thread, audience) if thread else (None, [])
     query = rewrite(phi.search_text(), turns)
     base["thread_id"] = thread_id
-    retriever = retriever or Retriever(store, mode=settings.retrieval, embedder_spec=settings.embedder)
+    retriever = retriever or Retriever(store, mode=settings.retrieval, embedder_spec=settings.embedder,
+                                       normalize=settings.question_step_set)
     retrieval = retriever.search(query, k=settings.top_k, preference=prof.source_preference)
     hits, weights = retrieval.hits, retrieval.weights
+    if retrieval.question is not None:
+        base["searched_as"] = SearchedQuestion(**retrieval.question.as_dict())
+        notices.extend(_spelling_notice(retrieval.question.corrections))
     timings["retrieve"] = (time.perf_counter() - t0) * 1000
     timings.update({f"retrieve.{k}": v for k, v in retrieval.timings_ms.items()})
 
@@ -156,36 +169,43 @@ def answer_question(store: LibraryStore, question: str, settings: Settings, audi
     if hits:
         scores["top_retrieval"] = round(hits[0].score, 4)
     if not hits or coverage < settings.min_evidence:
-        closest, seen = [], set()
-        for h in hits:
-            if h.document.id not in seen and len(closest) < 3:
-                seen.add(h.document.id)
-                closest.append(reference(h.document, len(closest) + 1, h.passage.section_path))
         timings["select"] = (time.perf_counter() - t1) * 1000
-        answer = Answer(status="insufficient_evidence", message=INSUFFICIENT, closest_sources=closest,
-                        scores=scores, **base)
+        answer = _insufficient(hits, scores, base)
     else:
-        pool = sorted(candidates(hits, weights, kind, plain=prof.plain), key=lambda c: -c.score)
+        planned = with_lead_sections(kind, prof.lead_sections)
+        pool = sorted(candidates(hits, weights, planned, plain=prof.plain, cue=prof.cue), key=lambda c: -c.score)
         timings["select"] = (time.perf_counter() - t1) * 1000
         t2 = time.perf_counter()
         generator = generator or settings.generator
-        answer = (_compose_generated(question, pool, kind, hits, settings, prof, scores, base, generator)
-                  if generator else _compose(pool, kind, hits, settings, prof, scores, base))
+        answer = (_compose_generated(question, pool, planned, hits, settings, prof, scores, base, generator)
+                  if generator else _compose(pool, planned, hits, settings, prof, scores, base))
         timings["compose"] = (time.perf_counter() - t2) * 1000
+        if not answer.statements():  # the passages matched, yet no sentence of them answers: never an empty answer
+            answer = _insufficient(hits, scores, base)
     if thread_id:
-        record_turn(store.db, thread_id, turns, question, query, weights.top_terms(CARRY_FOCUS), answer.status)
+        record_turn(store, thread_id, question, query, weights.top_terms(CARRY_FOCUS), answer.status)
     timings["total"] = (time.perf_counter() - t0) * 1000
     answer.timings_ms = _round(timings)
     return answer
 
 
+def _insufficient(hits: list[SearchHit], scores: dict, base: dict) -> Answer:
+    """"Not enough evidence", with the three closest documents (uncited)."""
+    closest, seen = [], set()
+    for h in hits:
+        if h.document.id not in seen and len(closest) < 3:
+            seen.add(h.document.id)
+            closest.append(reference(h.document, len(closest) + 1, h.passage.section_path))
+    return Answer(status="insufficient_evidence", message=INSUFFICIENT, closest_sources=closest, scores=scores, **base)
+
+
 def _compose(pool: list[Candidate], kind: QuestionKind, hits: list[SearchHit], settings: Settings,
              prof: AudienceProfile, scores: dict, base: dict) -> Answer:
-    bottom, sections = _select(pool, kind, settings.max_statements)
+    bottom, sections = _select(pool, kind, settings.max_statements, prof.lead_sections)
     cites = _Citations()
     bottom_line = [Statement(text=c.text, citations=[cites.cite(c)], kind="sentence") for c in bottom]
     answer_sections = [
-        AnswerSection(key=key, heading=HEADINGS[key],
+        AnswerSection(key=key, heading=heading(key, prof),
                       statements=[Statement(text=c.text, citations=[cites.cite(c)],
                                             kind="step" if key in STEP_SECTIONS and _ordered(chosen) else "bullet")
                                   for c in chosen])
@@ -219,7 +239,7 @@ def _compose_generated(question: str, pool: list[Candidate], kind: QuestionKind,
     for key, st in statements[1:]:
         grouped.setdefault(key, []).append(st)
     order = list(kind.plan) + [k for k in grouped if k not in kind.plan]
-    sections = [AnswerSection(key=k, heading=HEADINGS[k], statements=grouped[k]) for k in order if k in grouped]
+    sections = [AnswerSection(key=k, heading=heading(k, prof), statements=grouped[k]) for k in order if k in grouped]
     answer = Answer(status="answered", bottom_line=bottom_line, sections=sections, references=cites.references,
                     scores=scores, generation=report, **base)
     return _finish(answer, kind, hits, prof)
@@ -233,8 +253,8 @@ def _finish(answer: Answer, kind: QuestionKind, hits: list[SearchHit], prof: Aud
     answer.evidence_strength = evidence_strength(answer.references)
     answer.differences = differences(statements)
     answer.follow_ups = suggest(hits, {s.key for s in answer_sections}, answer.question)
-    if prof.plain:
-        answer.glossary = glossary_for(statements)
+    synonyms = {h.document.id: list(h.document.metadata.get("synonyms") or []) for h in hits}
+    answer.glossary = glossary_for(statements, prof.glossary, answer.references, synonyms)
     answer.scores["reading_grade"] = round(reading_grade(" ".join(s.text for s in statements)), 2)
     return answer
 
@@ -255,8 +275,25 @@ def _round(timings: dict[str, float]) -> dict[str, float]:
     return {k: round(v, 2) for k, v in timings.items()}
 
 
-def _select(pool: list[Candidate], kind: QuestionKind, max_statements: int):
-    """Bottom line (1-2 sentences) and sections (in plan order), without near-duplicates."""
+# A section statement must itself, or through its document's title and headings, share at least
+# this much of the question's term weight: otherwise it is about something else.
+MIN_SECTION_SUPPORT = 0.15
+
+
+def with_lead_sections(kind: QuestionKind, lead: tuple[str, ...]) -> QuestionKind:
+    """The question's plan with a reader's lead sections added after its primary section, so
+    their sentences count as planned (a student's "what it is" for a treatment question)."""
+    return replace(kind, plan=tuple(dict.fromkeys((kind.primary, *lead, *kind.plan)))) if lead else kind
+
+
+def heading(key: str, prof: AudienceProfile) -> str:
+    """A section's heading in this reader's words."""
+    return prof.headings.get(key, HEADINGS[key])
+
+
+def _select(pool: list[Candidate], kind: QuestionKind, max_statements: int, lead: tuple[str, ...] = ()):
+    """Bottom line (1-2 sentences) and sections (``lead`` sections first, then in plan order),
+    without near-duplicates."""
     chosen: list[Candidate] = []
 
     def fresh(c: Candidate) -> bool:
@@ -266,7 +303,9 @@ def _select(pool: list[Candidate], kind: QuestionKind, max_statements: int):
     bottom: list[Candidate] = []
     # The bottom line comes from the best-ranked passages that answer this kind of question.
     supported = [c for c in pool if c.support >= 0.5]
-    primary = ([c for c in supported if c.section_key == kind.primary and c.hit.rank <= 6]
+    primary = ([c for c in supported if kind.yes_no and c.hit.passage.section_type == "conclusions"
+                and c.hit.rank <= 3]  # a yes/no question is answered by a study's own conclusion
+               or [c for c in supported if c.section_key == kind.primary and c.hit.rank <= 6]
                or [c for c in supported if c.hit.rank <= 3] or supported)
     words = 0
     for c in primary:
@@ -280,7 +319,7 @@ def _select(pool: list[Candidate], kind: QuestionKind, max_statements: int):
             chosen.append(c)
             words += n
 
-    allowed = list(kind.plan)
+    allowed = list(dict.fromkeys(lead + kind.plan))
     for c in pool[:5]:  # a strongly matching section outside the plan may still be shown
         if c.section_key not in allowed:
             allowed.append(c.section_key)
@@ -295,7 +334,7 @@ def _select(pool: list[Candidate], kind: QuestionKind, max_statements: int):
         for c in pool:
             if budget <= 0 or len(picked) >= limit:
                 break
-            if c.section_key != key or c.score < 0.45 * best_score:
+            if c.section_key != key or c.score < 0.45 * best_score or c.support < MIN_SECTION_SUPPORT:
                 continue
             if fresh(c):
                 picked.append(c)

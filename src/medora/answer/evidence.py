@@ -18,6 +18,17 @@ from medora.retrieve.query import stems
 from medora.retrieve.terms import TermWeights
 from medora.retrieve.understand import SECTION_TYPE_TO_KEY, QuestionKind
 
+# Plain-language selection for patients and caregivers (see bench/RESULTS.md, answer quality).
+PLAIN_GRADE = 6.0
+PLAIN_WORDS = 20
+GRADE_WEIGHT = 0.08
+WORD_WEIGHT = 0.01
+PENALTY_CAP = 0.6
+PLAIN_SOURCE_BONUS = 0.1
+PLAIN_MAX_GRADE = 14.0
+PLAIN_MAX_WORDS = 40
+CUE_BONUS = 0.15
+
 
 @dataclass
 class Candidate:
@@ -47,7 +58,9 @@ _DANGLING = re.compile(r"\b(such as|include|includes|including|following|are|is|
 _META = re.compile(
     r"^(see |click |call 1-|you may report|check the list|this summary|these are not all|for more information|"
     r"gene ?review|genetic testing registry|the human phenotype ontology|the following|read the |"
-    r"more detailed information|other names for this)|\b(listed below|the following list|this section)\b",
+    r"more detailed information|other names for this|here (are|is) |find out |learn (how|about|more) )|"
+    r"\b(listed below|the following list|this section)\b|"
+    r", see [A-Z]|https?://|\bwww\.|\b[\w-]+\.(com|org|gov|net)\b|\bwebsite\.",
     re.IGNORECASE,
 )
 
@@ -109,9 +122,14 @@ def section_key_for(hit: SearchHit, sentence: str) -> str:
 
 
 def candidates(hits: list[SearchHit], weights: TermWeights, kind: QuestionKind, passages: int = 12,
-               plain: bool = False) -> list[Candidate]:
-    """Score every usable sentence of the top ``passages`` hits; ``plain`` favours easy-to-read ones."""
+               plain: bool = False, cue: re.Pattern[str] | None = None) -> list[Candidate]:
+    """Score every usable sentence of the top ``passages`` hits.
+
+    ``plain`` (patients and caregivers) favours patient information and easy sentences and leaves
+    out run-on and very hard ones, unless nothing else is left to quote.
+    """
     out: list[Candidate] = []
+    hard: list[Candidate] = []
     for hit in hits[:passages]:
         p = hit.passage
         context = stems(hit.document.title + " " + " ".join(p.section_path))
@@ -130,10 +148,27 @@ def candidates(hits: list[SearchHit], weights: TermWeights, kind: QuestionKind, 
             support = weights.coverage(own | context)
             score = 0.4 * overlap + 0.2 * support + 0.3 * rank_prior
             score += 0.25 if primary_match else (0.1 if section_match else 0.0)
-            if plain:  # patients and caregivers: prefer sentences at or below reading grade 8
-                score -= min(0.3, 0.03 * max(0.0, reading_grade(sentence) - 8.0))
-            out.append(Candidate(hit, a, b, sentence, section_key_for(hit, sentence), score, overlap, support))
-    return out
+            if plain:
+                score += PLAIN_SOURCE_BONUS * (hit.document.doc_type == "patient information")
+                score -= readability_penalty(sentence)
+            if cue is not None and cue.search(sentence):
+                score += CUE_BONUS
+            c = Candidate(hit, a, b, sentence, section_key_for(hit, sentence), score, overlap, support)
+            (hard if plain and too_hard(sentence) else out).append(c)
+    return out or hard
+
+
+def too_hard(sentence: str) -> bool:
+    """A sentence no plain-language answer should quote: a run-on list or a grade far above 8."""
+    return reading_grade(sentence) > PLAIN_MAX_GRADE or len(sentence.split()) > PLAIN_MAX_WORDS
+
+
+def readability_penalty(sentence: str) -> float:
+    """How much harder than plain language a sentence reads: its Flesch-Kincaid grade above
+    ``PLAIN_GRADE`` and its length above ``PLAIN_WORDS`` words, capped so relevance still counts."""
+    over_grade = max(0.0, reading_grade(sentence) - PLAIN_GRADE)
+    over_words = max(0, len(sentence.split()) - PLAIN_WORDS)
+    return min(PENALTY_CAP, GRADE_WEIGHT * over_grade + WORD_WEIGHT * over_words)
 
 
 def near_duplicate(a: str, b: str, threshold: float = 0.6, containment: float = 0.8) -> bool:

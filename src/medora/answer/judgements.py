@@ -10,25 +10,37 @@ import re
 from medora.models import Difference, Reference, Statement
 from medora.retrieve.query import stems
 
+# A conclusion that denies the question's claim: negated verbs, "no <effect>", "not <associated>",
+# and words that say a thing is not needed, not useful or failed.
 _NEGATIVE = re.compile(
-    r"\b(did not|does not|do not|was not|were not|is not|are not|no significant|not significantly|"
-    r"not associated|no association|no evidence|no benefit|no difference|no effect|no improvement|"
-    r"not recommended|recommends against|ineffective|unlikely|failed to|neither|cannot be recommended|"
-    r"not supported|no role|not improve|not reduce|not increase|did not find|insufficient to|"
-    r"(calls?|called|places?|placed|puts?)\b[^.]{0,60}\b(in|into) question|not superior|no better|"
-    r"does not support|not justified|should not be)\b",
+    r"\b(did not|does not|do not|was not|were not|is not|are not|has not|have not|had not|could not|cannot|can not|"
+    r"no (statistically )?significant|not (statistically )?significant(ly)?|"
+    r"no (evidence|benefit|difference|differences|effect|improvement|association|correlation|relationship|relation|"
+    r"impact|influence|advantage|need|role|place|added value|value|increase|reduction|change|superiority)|"
+    r"not (associated|related|correlated|predictive|necessary|needed|required|useful|reliable|justified|warranted|"
+    r"recommended|superior|effective|beneficial|influenced|affected|improve|reduce|increase|supported|"
+    r"a (predictor|risk factor|reliable|useful|good))|"
+    r"unnecessary|little (need|benefit|value|effect|impact|evidence)|lack of|lacks?|absence of|failed to|fails to|"
+    r"neither|no longer|ineffective|unlikely|insufficient to|recommends? against|should not|cannot be recommended|"
+    r"no better|poor (predictor|correlation|agreement)|weak(ly)? (correlat\w+|associat\w+)|remains? low|"
+    r"independent of|no data|inadequate|unable to (show|find|demonstrate|detect|identify|confirm|predict)|"
+    r"little (or no )?(awareness|knowledge|use|role|difference|correlation)|"
+    r"not (accurate|adequate|sufficient|indicated|feasible|possible|appropriate)|"
+    r"(calls?|called|places?|placed|puts?)\b[^.]{0,60}\b(in|into) question)\b",
     re.IGNORECASE,
 )
+# A conclusion that leaves the question open.
 _UNCERTAIN = re.compile(
     r"\b(unclear|uncertain|inconclusive|insufficient evidence|evidence is insufficient|inadequate evidence|"
-    r"further (studies|research|trials) (are|is) (needed|required|warranted)|remains? (controversial|unknown)|"
-    r"may or may not|conflicting|not clear|could not be determined|limited evidence)\b",
+    r"remains? (controversial|unknown|unclear|to be (determined|established|elucidated|seen))|may or may not|"
+    r"conflicting|not clear|could not be determined|limited evidence|controversial|"
+    r"not (yet )?(been )?(established|conclusive|clear))\b",
     re.IGNORECASE,
 )
 
 
 def polarity(text: str) -> str:
-    """'no', 'unclear' or 'yes' for one sentence, by its negation and hedging cues."""
+    """'no', 'unclear' or 'yes' for a conclusion, by its negation and hedging cues."""
     if _UNCERTAIN.search(text):
         return "unclear"
     if _NEGATIVE.search(text):
@@ -37,13 +49,11 @@ def polarity(text: str) -> str:
 
 
 def verdict(bottom_line: list[Statement]) -> str:
-    """The direction of a yes/no answer: the first bottom-line sentence decides; disagreement -> unclear."""
+    """The direction of a yes/no answer, read from the whole bottom line (a study's conclusion):
+    any hedge makes it unclear, any denial of the claim makes it no."""
     if not bottom_line:
         return "unclear"
-    votes = [polarity(s.text) for s in bottom_line]
-    if votes[0] == "unclear" or len(set(votes)) > 1 and "unclear" in votes:
-        return "unclear"
-    return votes[0]
+    return polarity(" ".join(s.text for s in bottom_line))
 
 
 def evidence_strength(references: list[Reference]) -> str:
@@ -71,8 +81,8 @@ def differences(statements: list[Statement], topic_overlap: float = 0.3) -> list
             if s.citations]
     for a in range(len(info)):
         for b in range(a + 1, len(info)):
-            i, s1, st1, p1, r1 = info[a]
-            j, s2, st2, p2, r2 = info[b]
+            i, _, st1, p1, r1 = info[a]
+            j, _, st2, p2, r2 = info[b]
             if r1 == r2 or p1 == p2 or (min(r1, r2), max(r1, r2)) in seen_refs:
                 continue
             shared = st1 & st2

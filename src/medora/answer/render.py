@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
-from medora.models import Answer, Reference, Statement
+from medora.models import Answer, GlossaryEntry, Reference, Statement
 
 
 def _marks(st: Statement) -> str:
@@ -75,7 +75,8 @@ def to_markdown(answer: Answer) -> str:
         if answer.differences:
             out += ["## Where sources differ", ""] + [f"- {d.note}" for d in answer.differences] + [""]
         if answer.glossary:
-            out += ["## Words explained", ""] + [f"- **{g.term}**: {g.explanation}" for g in answer.glossary] + [""]
+            out += [f"## {glossary_heading(answer)}", ""]
+            out += [f"- **{g.term}**: {g.explanation}{_glossary_source(g)}" for g in answer.glossary] + [""]
         out += ["## References", ""]
         for r in answer.references:
             out.append(f"{r.number}. {_ref_line(r)}" + (f" <{r.url}>" if r.url else ""))
@@ -84,6 +85,15 @@ def to_markdown(answer: Answer) -> str:
             out += ["## Follow-up questions", ""] + [f"- {q}" for q in answer.follow_ups] + [""]
     out += [f"*{answer.disclaimer}*", ""]
     return "\n".join(out)
+
+
+def glossary_heading(answer: Answer) -> str:
+    """Students get precise definitions of key terms; patients and caregivers words explained."""
+    return "Key terms" if answer.audience == "student" else "Words explained"
+
+
+def _glossary_source(g: GlossaryEntry) -> str:
+    return "" if g.source == "medora-glossary" else f" (from {g.source})"
 
 
 def to_html(answer: Answer) -> str:
@@ -113,8 +123,9 @@ def to_html(answer: Answer) -> str:
             body.append("<section><h2>Where sources differ</h2><ul>"
                         + "".join(f"<li>{e(d.note)}</li>" for d in answer.differences) + "</ul></section>")
         if answer.glossary:
-            body.append("<section><h2>Words explained</h2><dl>"
-                        + "".join(f"<dt>{e(g.term)}</dt><dd>{e(g.explanation)}</dd>" for g in answer.glossary)
+            body.append(f"<section><h2>{e(glossary_heading(answer))}</h2><dl>"
+                        + "".join(f"<dt>{e(g.term)}</dt><dd>{e(g.explanation + _glossary_source(g))}</dd>"
+                                  for g in answer.glossary)
                         + "</dl></section>")
         body.append('<section><h2>References</h2><ol class="references">')
         body += [f'<li id="ref-{r.number}">{_ref_html(r)}</li>' for r in answer.references]
@@ -175,8 +186,9 @@ def to_terminal(answer: Answer, console: Console) -> None:
             parts.append(Text("Where sources differ", style="bold"))
             parts += [Text(f"  • {d.note}") for d in answer.differences] + [Text("")]
         if answer.glossary:
-            parts.append(Text("Words explained", style="bold"))
-            parts += [Text(f"  • {g.term}: {g.explanation}") for g in answer.glossary] + [Text("")]
+            parts.append(Text(glossary_heading(answer), style="bold"))
+            parts += [Text(f"  • {g.term}: {g.explanation}{_glossary_source(g)}") for g in answer.glossary]
+            parts.append(Text(""))
         parts.append(Text("References", style="bold"))
         for r in answer.references:
             parts.append(Text.from_markup(f"  [cyan]{r.number}.[/cyan] {escape(_ref_line(r))}"))

@@ -148,6 +148,8 @@ class AudienceRun:
     questions_with_contradiction: int = 0
     per_question: list[float] = field(default_factory=list)
     grades: list[float] = field(default_factory=list)
+    statements: list[int] = field(default_factory=list)  # per answered question
+    texts: list[tuple[str, ...]] = field(default_factory=list)  # each question's statements, () if unanswered
     emergencies: int = 0
     ask_ms: list[float] = field(default_factory=list)
     examples: dict[str, list[dict]] = field(default_factory=lambda: {"covered": [], "contradicted": []})
@@ -161,14 +163,16 @@ class AudienceRun:
             "coverage_per_question_mean": round(statistics.fmean(self.per_question), 4) if self.per_question else 0.0,
             "coverage_answered": _ratio(self.covered_answered, self.must_have_answered),
             "contradicted": self.contradicted, "questions_with_contradiction": self.questions_with_contradiction,
-            "reading_grade": _distribution(self.grades), "emergency_notices": self.emergencies,
+            "reading_grade": _distribution(self.grades), "statements_per_answer": _distribution(self.statements),
+            "emergency_notices": self.emergencies,
             "ask_ms": _distribution(self.ask_ms), "examples": self.examples,
         }
 
 
 def run_kqa(store: SQLiteStore, settings: Settings, retriever: Retriever, questions: list[dict], matcher: Matcher,
             audiences: tuple[str, ...], integrity: Integrity, progress: Progress) -> dict[str, dict]:
-    out = {}
+    out: dict[str, dict] = {}
+    runs: dict[str, AudienceRun] = {}
     for audience in audiences:
         run = AudienceRun(audience)
         for q in questions:
@@ -176,10 +180,20 @@ def run_kqa(store: SQLiteStore, settings: Settings, retriever: Retriever, questi
             integrity.check(answer, store)
             _score_kqa(run, q, answer, matcher)
         out[audience] = run.report()
+        runs[audience] = run
         r = out[audience]
         progress(f"K-QA {audience}: coverage {r['coverage']:.3f} of {r['must_have']} must-haves, "
                  f"{r['insufficient_evidence']} insufficient, {r['contradicted']} contradicted")
+    for audience, run in runs.items():
+        out[audience]["identical_answers"] = {other: identical_answers(run, o) for other, o in runs.items()
+                                              if other != audience}
     return out
+
+
+def identical_answers(a: AudienceRun, b: AudienceRun) -> int:
+    """Questions both audiences answered with exactly the same statements: audiences that never
+    differ are one answer under two names."""
+    return sum(bool(x) and x == y for x, y in zip(a.texts, b.texts))
 
 
 def _score_kqa(run: AudienceRun, q: dict, answer: Answer, matcher: Matcher) -> None:
@@ -199,6 +213,8 @@ def _score_kqa(run: AudienceRun, q: dict, answer: Answer, matcher: Matcher) -> N
         run.must_have_answered += len(claims)
         run.covered_answered += covered
         run.grades.append(answer.scores.get("reading_grade", 0.0))
+        run.statements.append(len(statements))
+    run.texts.append(tuple(statements) if answer.status == "answered" else ())
     for j in judged:
         for kind, index in (("covered", j.covered_by), ("contradicted", j.contradicted_by)):
             if index is not None and len(run.examples[kind]) < EXAMPLES:
@@ -346,7 +362,8 @@ def evaluate_answers(eval_dir: Path, settings: Settings, *, red_flags: Path | No
         m.thresholds = calibration.thresholds
         progress(f"matcher ({m.mode}): {calibration.thresholds}, cross-validated accuracy "
                  f"{calibration.cross_validated.accuracy:.3f}")
-        retriever = Retriever(store, mode=settings.retrieval, embedder_spec=settings.embedder)
+        retriever = Retriever(store, mode=settings.retrieval, embedder_spec=settings.embedder,
+                              normalize=settings.question_step_set)
         timings = {}
         t = time.perf_counter()
         kqa_report = run_kqa(store, settings, retriever, kqa_all[:kqa_limit], m, audiences, integrity, progress)

@@ -324,6 +324,11 @@ class PgStore:
                 ).fetchone()[0]
         return self._indexed, {q: self._df[q] for q in queries}
 
+    def index_terms(self) -> tuple[str, dict[str, int]]:
+        """("english", {lexeme: searchable passages containing it}) from ``ts_stat`` (a full scan: callers cache it)."""
+        rows = self.conn.execute("SELECT word, ndoc FROM ts_stat('SELECT tsv FROM passages WHERE searchable')")
+        return "english", {word: int(n) for word, n in rows.fetchall()}
+
     # ------------------------------------------------------------------ embeddings
 
     def missing_embeddings(self, model_id: str, limit: int) -> list[tuple[str, str]]:

@@ -273,6 +273,11 @@ class SQLiteStore:
             ).fetchone()[0]
         return total, counts
 
+    def index_terms(self) -> tuple[str, dict[str, int]]:
+        """("porter", {FTS5 term: passages containing it}): the index's own vocabulary, read via fts5vocab."""
+        self.db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.passages_vocab USING fts5vocab(main, passages_fts, row)")
+        return "porter", dict(self.db.execute("SELECT term, doc FROM temp.passages_vocab"))
+
     # ------------------------------------------------------------------ embeddings
 
     def missing_embeddings(self, model_id: str, limit: int) -> list[tuple[str, str]]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from medora.library.store import LibraryStore
 from medora.models import SearchHit
+from medora.retrieve.normalize import DEFAULT_STEPS, LibrarySpeller, normalize_question
 from medora.retrieve.query import content_terms, fts_match
 
 
-def lexical_search(store: LibraryStore, question: str, limit: int = 20) -> list[SearchHit]:
-    """Top ``limit`` passages for ``question`` by BM25, with their documents."""
-    terms = content_terms(question)
+def lexical_search(store: LibraryStore, question: str, limit: int = 20,
+                   normalize: frozenset[str] = DEFAULT_STEPS) -> list[SearchHit]:
+    """Top ``limit`` passages for ``question`` (cleaned by the ``normalize`` steps) by BM25, with their documents."""
+    terms = content_terms(normalize_question(question, LibrarySpeller(store), normalize).text)
     ranked = store.lexical_search(fts_match(terms), limit)
     return hydrate(store, ranked, "bm25")
 

@@ -1,8 +1,9 @@
 """The one retrieval entry point for answers and evaluation: lexical, dense or hybrid, then policy.
 
-``Retriever.search`` runs BM25 and, when the library has vectors from the configured model,
-dense search; the two lists are fused by reciprocal rank fusion (RRF) and the ranking policy
-(``rank.rerank``: section fit, focus in the title, authority) orders the result.
+``Retriever.search`` first cleans the question (``normalize``: chatter, abbreviations, spelling),
+then runs BM25 and, when the library has vectors from the configured model, dense search; the
+ranking policy (``rank.rerank``: section fit, focus in the title, authority) orders the BM25 list
+and the two lists are fused by weighted reciprocal rank fusion (RRF).
 """
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ from dataclasses import dataclass, field
 from medora.library.store import LibraryStore
 from medora.models import SearchHit
 from medora.retrieve.lexical import hydrate
+from medora.retrieve.normalize import (
+    DEFAULT_STEPS,
+    LibrarySpeller,
+    NormalizedQuestion,
+    normalize_question,
+)
 from medora.retrieve.query import content_terms, fts_match
 from medora.retrieve.rank import rerank
 from medora.retrieve.terms import TermWeights
@@ -44,6 +51,7 @@ class Retrieval:
     weights: TermWeights
     mode: str
     timings_ms: dict[str, float] = field(default_factory=dict)
+    question: NormalizedQuestion | None = None  # the question as searched, with its corrections
 
 
 _EMBEDDERS: dict[str, object] = {}  # spec -> loaded embedder (stateless, shared by every Retriever)
@@ -53,8 +61,10 @@ class Retriever:
     """Search one library; the embedder and its vectors load on first dense use and are reused."""
 
     def __init__(self, store: LibraryStore, *, mode: str = "auto", embedder_spec: str | None = None,
-                 lexical_weight: float = LEXICAL_WEIGHT):
+                 lexical_weight: float = LEXICAL_WEIGHT, normalize: frozenset[str] = DEFAULT_STEPS):
         self.store = store
+        self.normalize = normalize  # normalize.STEPS to apply to each question
+        self.speller = LibrarySpeller(store)
         self.lexical_weight = lexical_weight
         self.mode = mode
         self.embedder_spec = embedder_spec
@@ -65,7 +75,9 @@ class Retriever:
         if self.mode == "lexical" or not self.embedder_spec or not self.store.has_embeddings():
             return False  # (checked before loading any model)
         embedder = self.embedder()
-        done, total = self.store.embedding_coverage(embedder.model_id)
+        from medora.retrieve.dense import coverage_for
+
+        done, total = coverage_for(self.store, embedder.model_id)  # cached until the library changes
         return total > 0 and (self.mode in ("dense", "hybrid") or done / total >= MIN_COVERAGE)
 
     def embedder(self):
@@ -89,6 +101,10 @@ class Retriever:
                preference: dict[str, float] | None = None) -> Retrieval:
         """Top ``k`` passages; ``preference`` adds a bonus by document type (the reader's audience)."""
         timings: dict[str, float] = {}
+        t = time.perf_counter()
+        normalized = normalize_question(question, self.speller, self.normalize)
+        question = normalized.text
+        timings["normalize"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         kind = classify(question)
         terms = content_terms(question)
@@ -119,4 +135,4 @@ class Retriever:
                 for i, h in enumerate(hits, 1):
                     h.scores["rerank"] = h.score  # the fused score is the final ranking score
                     h.rank = i
-        return Retrieval(hits[:k], kind, weights, mode, timings)
+        return Retrieval(hits[:k], kind, weights, mode, timings, normalized)

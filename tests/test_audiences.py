@@ -1,0 +1,113 @@
+"""Audiences over the real shared library: patients and caregivers get plainer quotes and their own
+framing, students get precise terms defined with "what it is" first, clinicians keep precise terms."""
+
+from __future__ import annotations
+
+import sqlite3
+import statistics
+
+import pytest
+
+from medora.answer.audience import glossary_for, profile, reading_grade
+from medora.answer.compose import answer_question
+from medora.answer.evidence import readability_penalty, too_hard
+from medora.library.sqlite_store import SQLiteStore
+from medora.models import Citation, Reference, Statement
+from medora.settings import Settings
+
+QUESTIONS = ["How is Graves disease treated?", "What are the symptoms of meningitis?", "How is asthma treated?",
+             "What is high blood pressure?", "How can I help my mother with Alzheimer's disease?"]
+
+
+@pytest.fixture(scope="module")
+def answers(full_library):
+    store = SQLiteStore(full_library["path"], create=False)
+    settings = Settings(library=full_library["path"])
+    out = {(q, a): answer_question(store, q, settings, audience=a)
+           for q in QUESTIONS for a in ("patient", "caregiver", "student", "clinician")}
+    yield out
+    store.close()
+
+
+def _texts(answer) -> set[str]:
+    return {s.text for s in answer.statements()}
+
+
+def test_patient_answers_read_at_grade_8_and_stay_quotes(answers, full_library):
+    patient = [answers[(q, "patient")] for q in QUESTIONS]
+    clinician = [answers[(q, "clinician")] for q in QUESTIONS]
+    assert all(a.status == "answered" for a in patient + clinician)
+    assert statistics.median(a.scores["reading_grade"] for a in patient) <= 8.0
+    assert all(p.scores["reading_grade"] < c.scores["reading_grade"] for p, c in zip(patient, clinician))
+    con = sqlite3.connect(full_library["path"])
+    for answer in patient:
+        for s in answer.statements():
+            c = s.citations[0]
+            (text,) = con.execute("SELECT text FROM passages WHERE id = ?", (c.passage_id,)).fetchone()
+            assert c.quote == text[c.start:c.end] and s.text in c.quote
+    con.close()
+
+
+def test_caregiver_answers_are_framed_for_someone_caring_for_another(answers):
+    for q in QUESTIONS:
+        patient, caregiver = answers[(q, "patient")], answers[(q, "caregiver")]
+        assert "person you care for" in caregiver.disclaimer and "person you care for" not in patient.disclaimer
+        headings = {s.key: s.heading for s in caregiver.sections}
+        if "symptoms" in headings:
+            assert "person you care for" in headings["symptoms"]
+    differing = [q for q in QUESTIONS if _texts(answers[(q, "patient")]) != _texts(answers[(q, "caregiver")])]
+    assert len(differing) >= 2  # caregivers get sentences about helping someone where the sources have them
+
+
+def test_students_get_what_it_is_first_and_precise_definitions(answers):
+    student, clinician = answers[("How is Graves disease treated?", "student")], \
+        answers[("How is Graves disease treated?", "clinician")]
+    assert student.sections[0].key == "definition" and clinician.sections[0].key == "treatment"
+    defined = {g.term: g.explanation for g in student.glossary}
+    assert "autoimmune" in defined and "antigen" in defined["autoimmune"]  # the technical sense
+    assert clinician.glossary == [] and "health professionals" in clinician.disclaimer
+    assert "learning" in student.disclaimer
+
+
+def test_patients_get_plain_explanations_and_other_names_from_the_sources(answers):
+    patient = answers[("How is Graves disease treated?", "patient")]
+    entries = {g.term.lower(): g for g in patient.glossary}
+    assert entries["hyperthyroidism"].explanation == "an overactive thyroid gland"
+    named = [g for g in patient.glossary if g.source == "medquad"]
+    assert named and all(g.explanation.startswith("also called ") for g in named)
+
+
+def test_readability_penalty_and_ceiling():
+    easy = "Asthma is a long-term disease that has no cure."
+    hard = ("Available treatments mainly focus on alleviating symptoms and may include corticosteroids, "
+            "intravenous immunoglobulin, plasmapheresis, immunosuppressive medications, rituximab, "
+            "cyclophosphamide, azathioprine, mycophenolate mofetil, methotrexate and tacrolimus therapy.")
+    assert readability_penalty(easy) == 0.0 < readability_penalty(hard)
+    assert too_hard(hard) and not too_hard(easy)
+    assert reading_grade(hard) > reading_grade(easy)
+
+
+def test_glossary_takes_explanations_the_quoted_source_gives():
+    text = "Symptoms may include development of cataracts (clouding of the eye lens) and steroids (such as prednisone)."
+    st = Statement(text=text, citations=[Citation(ref=1, passage_id=1, document_id=7, quote=text, start=0,
+                                                  end=len(text))])
+    ref = Reference(number=1, document_id=7, source="medquad", title="Some syndrome", evidence_label="x",
+                    doc_type="patient information")
+    entries = glossary_for([st], "plain", [ref], {7: ["Other name"]})
+    by_term = {g.term: g for g in entries}
+    assert by_term["cataracts"].explanation == "clouding of the eye lens" and by_term["cataracts"].source == "medquad"
+    assert "steroids" not in by_term or by_term["steroids"].source == "medora-glossary"
+    assert by_term["Some syndrome"].explanation == "also called Other name"
+    assert glossary_for([st], profile("clinician").glossary) == []
+
+
+def test_emergency_notice_is_framed_for_each_reader(full_library):
+    store = SQLiteStore(full_library["path"], create=False)
+    settings = Settings(library=full_library["path"])
+    question = "My father has crushing chest pain and is sweating, what should I do?"
+    notices = {a: answer_question(store, question, settings, audience=a).emergency.notice for a in
+               ("patient", "caregiver", "student", "clinician")}
+    store.close()
+    assert all(n.startswith("This may be an emergency.") for n in notices.values())
+    assert "person you care for" in notices["caregiver"] and "protocol" in notices["clinician"]
+    assert "supervising clinician" in notices["student"] and len(set(notices.values())) == 4
