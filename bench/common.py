@@ -12,11 +12,13 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,6 +150,50 @@ def check_run(run: CliRun, what: str, ok: Sequence[int] = (0,)) -> None:
     if run.returncode not in ok:
         tail = run.stderr.strip().splitlines()[-5:]
         raise SystemExit(f"{what} failed (exit {run.returncode}):\n" + "\n".join(tail))
+
+
+# ----------------------------------------------------------------------------- PostgreSQL
+
+
+class PgServer:
+    """A PostgreSQL + pgvector server from the ``pgserver`` wheel, in a fresh data folder ``work/pg``."""
+
+    def __init__(self, work: Path) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pgserver
+
+            self.folder = work / "pg"
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder.mkdir(parents=True)
+            self.server = pgserver.get_server(self.folder / "data", cleanup_mode="delete")
+
+    def settings(self) -> dict[str, str]:
+        """The server settings that bound its memory (pgserver's defaults, left as they are)."""
+        import psycopg
+
+        with psycopg.connect(self.server.get_uri(), autocommit=True) as admin:
+            return {name: admin.execute(f"SHOW {name}").fetchone()[0]
+                    for name in ("server_version", "shared_buffers", "work_mem", "maintenance_work_mem",
+                                 "max_parallel_maintenance_workers", "synchronous_commit")}
+
+    def database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(self.server.get_uri(), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{name}"')
+        return self.server.get_uri(name)
+
+    def drop(self, name: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.server.get_uri(), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def stop(self) -> None:
+        self.server.cleanup()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------- statistics
