@@ -127,3 +127,35 @@ def test_search_never_passes_user_text_as_fts_syntax(tmp_path, query):
     run(store, [doc("a", "Graves disease and thyroid hormone.")])
     assert isinstance(lexical_search(store, query), list)
     assert store.stats()["passages"] == 1
+
+
+def test_data_version_moves_with_every_passage_or_vector_change_and_only_then(tmp_path):
+    store = SQLiteStore(tmp_path / "lib.db")
+    versions = [store.data_version()]
+    run(store, [doc("a", "Alpha text about thyroid."), doc("b", "Beta text about thyroid.")])
+    versions.append(store.data_version())
+    run(store, [doc("a", "Alpha text about thyroid."), doc("b", "Beta text about thyroid.")])  # unchanged
+    assert store.data_version() == versions[-1]
+    run(store, [doc("a", "Alpha text about the thyroid gland.")], prune=True)  # one changed, one retired
+    versions.append(store.data_version())
+    store.put_embeddings("m", 2, [("h", b"\x00\x00\x00\x00")])
+    versions.append(store.data_version())
+    assert len(set(versions)) == len(versions)  # every change was seen
+    with SQLiteStore(tmp_path / "lib.db") as other:  # and by another connection
+        assert other.data_version() == versions[-1]
+
+
+def test_term_counts_from_the_index_vocabulary_equal_counting_matches(shared_sources, tmp_path):
+    from medora.sources.readers.registry import make_reader
+
+    store = SQLiteStore(tmp_path / "lib.db")
+    files = sorted((shared_sources / "dailymed-spl").glob("*.xml"))
+    Ingestor(store, Source(name="dailymed")).run([(f, make_reader("spl")) for f in files])
+    words = ["disease", "patients", "dosing", "reactions", "generalization", "is", "of", "Caused", "B12",
+             "t-cell", "café", "hypertensions", "xyzzyq", "treatments", "ADHD", "injection", "infections"]
+    total, counts = store.term_frequencies(words)
+    for word in words:
+        matched = store.db.execute("SELECT COUNT(*) FROM passages_fts WHERE passages_fts MATCH ?",
+                                   ('"' + word + '"',)).fetchone()[0]
+        assert counts[word] == matched, word
+    assert total == store.stats()["passages"] and counts["disease"] > 10
