@@ -25,6 +25,7 @@ from fastapi.testclient import TestClient
 from psycopg import sql
 from test_api_common import serving
 from test_api_security import _start_server
+from test_publish_articles import exactly_one_of_two_racing_writers_wins
 
 from medora.answer.compose import answer_question
 from medora.api import ApiSettings, create_app
@@ -291,42 +292,8 @@ def test_the_audit_log_is_append_only_in_the_database(lib):
 
 @pytest.mark.parametrize("shared_connection", [False, True], ids=["two connections", "one shared connection"])
 def test_concurrent_writers_on_one_revision_exactly_one_wins(lib, shared_connection):
-    art = lib.under_review()
     other = lib.store if shared_connection else PgStore(lib.url, create=False)
-    services = [lib.svc, PublishingService(other)]
-    reviewer, admin = lib.users["reviewer"], lib.users["admin"]
-
-    def race(act0, act1) -> list[object]:
-        barrier, results = threading.Barrier(2), [None, None]
-        revision = lib.svc.get(art.slug, admin).revision
-
-        def run(i, act):
-            barrier.wait()
-            try:
-                results[i] = act(services[i], revision)
-            except Conflict as exc:
-                results[i] = exc
-
-        threads = [threading.Thread(target=run, args=(i, act)) for i, act in enumerate((act0, act1))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=30)
-        return results
-
-    for round_ in range(8):
-        results = race(lambda s, r, n=round_: s.comment(art.slug, reviewer, r, f"reviewer, round {n}"),
-                       lambda s, r, n=round_: s.comment(art.slug, admin, r, f"admin, round {n}"))
-        assert sorted(type(r).__name__ for r in results) == ["ArticleState", "Conflict"]
-    assert len(lib.svc.comments(art.slug, admin)) == 8
-
-    results = race(lambda s, r: s.approve(art.slug, reviewer, r),
-                   lambda s, r: s.request_changes(art.slug, admin, r, "Not yet."))
-    won = next(r for r in results if isinstance(r, ArticleState))
-    lost = next(r for r in results if isinstance(r, Conflict))
-    final = lib.svc.get(art.slug, admin)
-    assert final.state == won.state == lost.current.state and final.state in ("approved", "changes_requested")
-    assert sum(e.to_state != "under_review" for e in lib.svc.history(art.slug, admin)[3:]) == 1
+    exactly_one_of_two_racing_writers_wins(lib, other)
     if not shared_connection:
         other.close()
 

@@ -272,10 +272,10 @@ def test_stale_revision_is_a_conflict_carrying_the_current_article(lib):
     assert lib.svc.get(art.slug, admin).approved_version is None
 
 
-@pytest.mark.parametrize("shared_connection", [False, True], ids=["two connections", "one shared connection"])
-def test_concurrent_writers_on_one_revision_exactly_one_wins(lib, shared_connection):
+def exactly_one_of_two_racing_writers_wins(lib, other) -> None:
+    """Two services (on ``lib.store`` and ``other``) race actions on one article revision: one wins, one is
+    refused with the current state. Used for both backends (``lib``: svc, store, users, under_review)."""
     art = lib.under_review()
-    other = lib.store if shared_connection else SQLiteStore(lib.path)
     services = [lib.svc, PublishingService(other)]
     reviewer, admin = lib.users["reviewer"], lib.users["admin"]
 
@@ -311,6 +311,12 @@ def test_concurrent_writers_on_one_revision_exactly_one_wins(lib, shared_connect
     assert final.state == won.state == lost.current.state and final.state in ("approved", "changes_requested")
     assert [e.action for e in lib.svc.history(art.slug, admin)][-1] in ("approve", "request_changes")
     assert sum(e.to_state != "under_review" for e in lib.svc.history(art.slug, admin)[3:]) == 1
+
+
+@pytest.mark.parametrize("shared_connection", [False, True], ids=["two connections", "one shared connection"])
+def test_concurrent_writers_on_one_revision_exactly_one_wins(lib, shared_connection):
+    other = lib.store if shared_connection else SQLiteStore(lib.path)
+    exactly_one_of_two_racing_writers_wins(lib, other)
     if not shared_connection:
         other.close()
 
