@@ -159,3 +159,18 @@ def test_term_counts_from_the_index_vocabulary_equal_counting_matches(shared_sou
                                    ('"' + word + '"',)).fetchone()[0]
         assert counts[word] == matched, word
     assert total == store.stats()["passages"] and counts["disease"] > 10
+
+
+def test_lexical_search_matches_the_rarest_words_of_a_long_question(tmp_path):
+    from medora.retrieve.search import Retriever
+    from medora.retrieve.terms import TermWeights
+
+    store = SQLiteStore(tmp_path / "lib.db")
+    run(store, [doc("a", "Thyroid storm is rare but not common."), doc("b", "Thyroid disease is common; tests are common."),
+                doc("c", "Common tests for common disease."), doc("d", "Tests and more tests.")])
+    weights = TermWeights.build(store, ["common", "thyroid", "storm", "tests"])
+    assert weights.rarest(2) == ["storm", "thyroid"]  # by IDF: storm in 1 passage, thyroid 2, common and tests 3
+    few = Retriever(store, mode="lexical", match_terms=1).search("common thyroid storm tests")
+    assert [h.document.external_id for h in few.hits] == ["a"]  # only "storm" was matched
+    every = Retriever(store, mode="lexical").search("common thyroid storm tests")
+    assert {h.document.external_id for h in every.hits} == {"a", "b", "c", "d"}

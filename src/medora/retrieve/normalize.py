@@ -40,6 +40,7 @@ _ENDINGS = ("", "s", "e", "es", "ed", "ing", "er", "ers", "ion", "ions", "ation"
 ABBREVIATIONS = Path(__file__).parent / "data" / "abbreviations.toml"
 MIN_WORD = 4  # shorter words, numbers and units are never corrected
 MIN_TERM_PASSAGES = 2  # a correction must be a term found in at least this many passages
+MAX_SPELLED_WORDS = 200  # distinct words checked per question (a pasted 100 KB text is not proof-read)
 LONG_WORD = 7  # two edits are allowed from this length on (one below it)
 _PREFIXES = ("re", "un", "in", "dis", "non", "pre", "over", "under", "mis")  # hunspell derives these by affix
 
@@ -274,19 +275,17 @@ def correct_spelling(text: str, vocabulary: Speller,
     """Replace each unknown word with its correction. Never corrected: abbreviations, words in ``keep``,
     words in capitals (acronyms, gene symbols), capitals inside a word (brand names: "HypoKit") and
     words joined to digits or hyphens ("MECP2")."""
-    found: dict[str, str] = {}
+    seen: dict[str, str | None] = {}  # each distinct word is looked up once
     keep = {w.lower() for phrase in keep for w in _WORD.findall(phrase)}
 
     def fix(m: re.Match[str]) -> str:
         word = m.group()
         if word.isupper() or not word[1:].islower() or expansion_of(word) or word.lower() in keep:
             return word
-        corrected = found.get(word) or vocabulary.correct(word)
-        if not corrected:
-            return word
-        found[word] = corrected
-        return corrected
-    return _WHOLE_WORD.sub(fix, text), found
+        if word not in seen:
+            seen[word] = vocabulary.correct(word) if len(seen) < MAX_SPELLED_WORDS else None
+        return seen[word] or word
+    return _WHOLE_WORD.sub(fix, text), {word: fixed for word, fixed in seen.items() if fixed}
 
 
 # ---------------------------------------------------------------- drug names

@@ -28,6 +28,7 @@ from medora.retrieve.understand import QuestionKind, classify
 RRF_K = 60
 LEXICAL_WEIGHT = 0.3  # weight of the policy-ranked BM25 list against the dense list in fusion (see RESULTS)
 MODES = ("auto", "lexical", "dense", "hybrid")
+MATCH_TERMS = 12  # BM25 matches a question's rarest words only: a long message's common words cost time at scale
 MIN_COVERAGE = 0.95  # in "auto", dense joins only when this share of passages has vectors
 
 
@@ -61,11 +62,13 @@ class Retriever:
     """Search one library; the embedder and its vectors load on first dense use and are reused."""
 
     def __init__(self, store: LibraryStore, *, mode: str = "auto", embedder_spec: str | None = None,
-                 lexical_weight: float = LEXICAL_WEIGHT, normalize: frozenset[str] = DEFAULT_STEPS):
+                 lexical_weight: float = LEXICAL_WEIGHT, normalize: frozenset[str] = DEFAULT_STEPS,
+                 match_terms: int = MATCH_TERMS):
         self.store = store
         self.normalize = normalize  # normalize.STEPS to apply to each question
         self.speller = LibrarySpeller(store)
         self.lexical_weight = lexical_weight
+        self.match_terms = match_terms
         self.mode = mode
         self.embedder_spec = embedder_spec
         self._embedder = None
@@ -109,7 +112,8 @@ class Retriever:
         kind = classify(question)
         terms = content_terms(question)
         weights = TermWeights.build(self.store, terms)
-        lexical = self.store.lexical_search(fts_match(terms), depth) if self.mode != "dense" else []
+        match = fts_match(weights.rarest(self.match_terms))
+        lexical = self.store.lexical_search(match, depth) if self.mode != "dense" else []
         focus = set(weights.weights)
         timings["lexical"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()

@@ -51,6 +51,10 @@ class TermWeights:
         known = [t for t in self.by_term if light_stem(t) in self.weights]
         return sorted(known, key=lambda t: -self.by_term[t])[:n]
 
+    def rarest(self, n: int) -> list[str]:
+        """The ``n`` question words (as written) with the highest IDF: what lexical search matches on."""
+        return sorted(self.by_term, key=lambda t: -self.by_term[t])[:n]
+
     def unknown_share(self) -> float:
         """Share of the question's weight carried by words the library does not contain at all."""
         unknown = sum(self.unknown.values())
