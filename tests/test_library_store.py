@@ -161,7 +161,8 @@ def test_term_counts_from_the_index_vocabulary_equal_counting_matches(shared_sou
     assert total == store.stats()["passages"] and counts["disease"] > 10
 
 
-def test_lexical_search_matches_the_rarest_words_of_a_long_question(tmp_path):
+def test_hybrid_search_matches_the_rarest_words_of_a_long_question_and_lexical_every_word(tmp_path):
+    from medora.retrieve.dense import embed_library
     from medora.retrieve.search import Retriever
     from medora.retrieve.terms import TermWeights
 
@@ -170,7 +171,13 @@ def test_lexical_search_matches_the_rarest_words_of_a_long_question(tmp_path):
                 doc("c", "Common tests for common disease."), doc("d", "Tests and more tests.")])
     weights = TermWeights.build(store, ["common", "thyroid", "storm", "tests"])
     assert weights.rarest(2) == ["storm", "thyroid"]  # by IDF: storm in 1 passage, thyroid 2, common and tests 3
-    few = Retriever(store, mode="lexical", match_terms=1).search("common thyroid storm tests")
-    assert [h.document.external_id for h in few.hits] == ["a"]  # only "storm" was matched
-    every = Retriever(store, mode="lexical").search("common thyroid storm tests")
-    assert {h.document.external_id for h in every.hits} == {"a", "b", "c", "d"}
+    matched: list[str] = []
+    search = store.lexical_search
+    store.lexical_search = lambda match, limit: matched.append(match) or search(match, limit)
+
+    lexical = Retriever(store, mode="lexical", match_terms=1).search("common thyroid storm tests")
+    assert {h.document.external_id for h in lexical.hits} == {"a", "b", "c", "d"}  # BM25 alone: every word
+    hybrid = Retriever(store, mode="auto", embedder_spec="minilm", match_terms=1)
+    embed_library(store, hybrid.embedder())
+    assert hybrid.search("common thyroid storm tests").mode == "hybrid"
+    assert matched == ['"common" OR "thyroid" OR "storm" OR "tests"', '"storm"']  # fused with dense: the rarest
