@@ -69,8 +69,7 @@ class TokenBuckets:
             return wait
 
 
-_LOCK_BUCKET = {False: "SELECT tokens, updated_at FROM rate_limits WHERE key = ?",
-                True: "SELECT tokens, updated_at FROM rate_limits WHERE key = ? FOR UPDATE"}
+_BUCKET = "SELECT tokens, updated_at FROM rate_limits WHERE key = ?"
 
 
 class SharedBuckets:
@@ -89,7 +88,7 @@ class SharedBuckets:
         with transaction(self.store(), exclusive=False) as db:  # the bucket's row lock is enough
             db.execute("INSERT INTO rate_limits(key, tokens, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING",
                        (key, self.burst, self.clock()))
-            row = db.execute(_LOCK_BUCKET[db.postgres], (key,)).fetchone()
+            row = db.execute(_BUCKET + (" FOR UPDATE" if db.postgres else ""), (key,)).fetchone()  # SQLite: one writer
             now = self.clock()  # read once the row is ours: a waiter never goes back in time
             tokens, at = (self.burst, now) if row is None else (row[0], row[1])  # None: pruned meanwhile
             left, wait = _spend(tokens, at, now, self.rate, self.burst)

@@ -286,10 +286,11 @@ class SQLiteStore:
             self._indexed = self.db.execute("SELECT COUNT(*) FROM passages_fts").fetchone()[0]
         total = self._indexed
         counts = {}
+        vocabulary = self._vocabulary()
         for term in terms:
             token = _index_token(term)  # one plain word: read its count from the index's vocabulary
-            found = self._vocabulary().execute("SELECT doc FROM temp.passages_vocab WHERE term = ?",
-                                               (token,)).fetchone() if token else None
+            found = vocabulary.execute("SELECT doc FROM temp.passages_vocab WHERE term = ?",
+                                       (token,)).fetchone() if token else None
             # (counting MATCH rows reads every matching row: ~10x slower for common words)
             counts[term] = found[0] if found else self.db.execute(
                 "SELECT COUNT(*) FROM passages_fts WHERE passages_fts MATCH ?", ('"' + term.replace('"', "") + '"',)
