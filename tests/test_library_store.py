@@ -181,3 +181,36 @@ def test_hybrid_search_matches_the_rarest_words_of_a_long_question_and_lexical_e
     embed_library(store, hybrid.embedder())
     assert hybrid.search("common thyroid storm tests").mode == "hybrid"
     assert matched == ['"common" OR "thyroid" OR "storm" OR "tests"', '"storm"']  # fused with dense: the rarest
+
+
+def test_fusion_sums_each_lists_scaled_policy_scores():
+    from medora.retrieve.search import combine
+
+    lexical = [(1, 9.0), (2, 5.0), (3, 1.0)]  # scaled: 1.0, 0.5, 0.0
+    dense = [(2, 0.8), (4, 0.6), (1, 0.4)]  # scaled: 1.0, 0.5, 0.0
+    fused = dict(combine(lexical, dense, weights=(0.5, 1.0)))
+    assert fused == {2: pytest.approx(0.25 + 1.0), 1: pytest.approx(0.5), 4: pytest.approx(0.5), 3: 0.0}
+    assert [pid for pid, _ in combine(lexical, dense, weights=(0.5, 1.0))][:1] == [2]
+    # a list far ahead keeps its lead: the margin of its best passage survives, unlike rank fusion
+    assert [pid for pid, _ in combine([(7, 10.0), (8, 1.0), (9, 0.9)], [(8, 0.5), (7, 0.49), (9, 0.1)],
+                                      weights=(1.0, 1.0))][0] == 7
+    assert combine([], dense, weights=(0.5, 1.0))[0][0] == 2  # one empty list: the other's order
+    assert combine([(5, 1.0), (6, 1.0)], [], weights=(0.5, 1.0)) == [(5, 0.5), (6, 0.5)]  # equal: all the best
+
+
+def test_hybrid_hits_carry_both_lists_policy_scores(tmp_path):
+    from medora.retrieve.dense import embed_library
+    from medora.retrieve.search import Retriever
+
+    store = SQLiteStore(tmp_path / "lib.db")
+    run(store, [doc("a", "Thyroid storm is a rare emergency of an overactive thyroid."),
+                doc("b", "Gout is joint pain from uric acid crystals."), doc("c", "Asthma narrows the airways.")])
+    retriever = Retriever(store, mode="hybrid", embedder_spec="minilm")
+    embed_library(store, retriever.embedder())
+    result = retriever.search("what is thyroid storm?")
+    top = result.hits[0]
+    assert result.mode == "hybrid" and top.document.external_id == "a"
+    assert {"bm25", "dense", "lexical_policy", "dense_policy", "hybrid"} <= set(top.scores)
+    assert top.scores["rerank"] == top.score == pytest.approx(0.5 + 1.0)  # best in both lists
+    assert [h.rank for h in result.hits] == list(range(1, len(result.hits) + 1))
+    assert all(a.score >= b.score for a, b in zip(result.hits, result.hits[1:]))

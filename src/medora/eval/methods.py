@@ -17,7 +17,7 @@ from medora.library.store import LibraryStore
 from medora.models import SearchHit
 from medora.retrieve.dense import embed_library
 from medora.retrieve.lexical import lexical_search
-from medora.retrieve.search import Retriever
+from medora.retrieve.search import FEEDBACK_PASSAGES, Retriever
 
 DEPTH = 100  # documents per query in run files
 
@@ -56,9 +56,9 @@ class Retrieve:
     """Medora's retriever in a given mode: "default" (what ask uses), "dense:MODEL" or "hybrid:MODEL"."""
 
     def __init__(self, name: str, store: LibraryStore, mode: str, embedder: str | None,
-                 progress: Callable[[str], None] = print):
+                 progress: Callable[[str], None] = print, feedback: int = FEEDBACK_PASSAGES):
         self.name = name
-        self.retriever = Retriever(store, mode=mode, embedder_spec=embedder)
+        self.retriever = Retriever(store, mode=mode, embedder_spec=embedder, feedback=feedback)
         if embedder and mode in ("dense", "hybrid"):
             ensure_embedded(store, self.retriever.embedder(), progress)
 
@@ -111,7 +111,8 @@ class Bm25sPeer:
         return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
 
 
-BUILTIN = ("bm25", "default", "bm25s", "dense:MODEL", "hybrid:MODEL")
+BUILTIN = ("bm25", "default", "bm25s", "dense:MODEL", "hybrid:MODEL", "dense-nofb:MODEL", "hybrid-nofb:MODEL")
+NO_FEEDBACK = "-nofb"  # a dense or hybrid method without pseudo-relevance feedback (the comparison run)
 
 
 def make_method(name: str, store: LibraryStore, dataset: BeirDataset, *, embedder: str | None = None,
@@ -124,6 +125,8 @@ def make_method(name: str, store: LibraryStore, dataset: BeirDataset, *, embedde
     if name == "bm25s":
         return Bm25sPeer(dataset)
     mode, _, model = name.partition(":")
+    feedback = 0 if mode.endswith(NO_FEEDBACK) else FEEDBACK_PASSAGES
+    mode = mode.removesuffix(NO_FEEDBACK)
     if mode in ("dense", "hybrid") and model:
-        return Retrieve(name, store, mode, model, progress)
+        return Retrieve(name, store, mode, model, progress, feedback)
     raise UsageError(f"unknown method {name!r}; known: {', '.join(BUILTIN)}")

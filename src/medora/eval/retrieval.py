@@ -4,6 +4,11 @@ For each dataset a library is built from its corpus once and cached by the corpu
 hash. Every method answers every judged query (depth 100); metrics come from pytrec_eval
 (trec_eval's definitions: graded nDCG@10, Recall@10/@100, MRR@10), per query and overall,
 with query latency. Run files are written in TREC format for any other tool to re-score.
+
+Means are over the queries with at least one relevant (grade > 0) judged passage: for a query
+whose judged passages are all grade 0, every ranking scores 0, so it measures nothing (3 of the
+51 LiveQA dev questions). Such queries are still run, listed per query, and counted as
+``unscorable``.
 """
 
 from __future__ import annotations
@@ -32,10 +37,12 @@ class MethodResult:
     metrics: dict[str, float]
     per_query: dict[str, dict[str, float]]
     latency_ms: dict[str, float]
-    queries: int
+    queries: int  # queries in the means
+    unscorable: int = 0  # judged queries with no relevant passage: run, but left out of the means
 
     def as_dict(self, per_query: bool = False) -> dict:
-        out = {"method": self.method, "queries": self.queries, "metrics": self.metrics, "latency_ms": self.latency_ms}
+        out = {"method": self.method, "queries": self.queries, "unscorable": self.unscorable,
+               "metrics": self.metrics, "latency_ms": self.latency_ms}
         if per_query:
             out["per_query"] = self.per_query
         return out
@@ -64,8 +71,14 @@ def library_for(dataset: BeirDataset, cache_dir: Path, progress: Callable[[str],
     return path
 
 
+def scorable(qrels: dict[str, dict[str, int]]) -> list[str]:
+    """The queries with at least one relevant (grade > 0) judged document: the ones a ranking can score on."""
+    return [q for q, judged in qrels.items() if any(grade > 0 for grade in judged.values())]
+
+
 def score_run(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> tuple[dict, dict]:
-    """(mean metrics, per-query metrics) with pytrec_eval. MRR is computed on the top 10."""
+    """(mean metrics over the scorable queries, per-query metrics of every judged query) with pytrec_eval.
+    MRR is computed on the top 10."""
     try:
         import pytrec_eval
     except ImportError:
@@ -77,7 +90,10 @@ def score_run(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]
     for q in qrels:
         per_query.setdefault(q, {"ndcg_cut_10": 0.0, "recall_10": 0.0, "recall_100": 0.0})
         per_query[q]["recip_rank"] = rr.get(q, {}).get("recip_rank", 0.0)
-    means = {MEASURES[m]: round(statistics.fmean(v[m] for v in per_query.values()), 4) for m in MEASURES}
+    counted = scorable(qrels)
+    if not counted:
+        raise UsageError("no query has a relevant (grade > 0) judged document: nothing to score")
+    means = {MEASURES[m]: round(statistics.fmean(per_query[q][m] for q in counted), 4) for m in MEASURES}
     return means, per_query
 
 
@@ -112,7 +128,8 @@ def evaluate(dataset_dir: Path, methods: list[str], cache_dir: Path, out_dir: Pa
             latencies.sort()
             lat = {"p50": round(statistics.median(latencies), 2),
                    "p95": round(latencies[int(0.95 * (len(latencies) - 1))], 2)}
-            result.methods.append(MethodResult(name, means, per_query, lat, len(dataset.queries)))
+            counted = len(scorable(dataset.qrels))
+            result.methods.append(MethodResult(name, means, per_query, lat, counted, len(dataset.qrels) - counted))
             if out_dir:
                 write_run(Path(out_dir) / dataset.name / f"{name}.trec", run, f"medora-{name}")
             progress(f"{dataset.name} {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in means.items())

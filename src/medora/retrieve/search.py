@@ -1,9 +1,12 @@
 """The one retrieval entry point for answers and evaluation: lexical, dense or hybrid, then policy.
 
 ``Retriever.search`` first cleans the question (``normalize``: chatter, abbreviations, spelling),
-then runs BM25 and, when the library has vectors from the configured model, dense search; the
-ranking policy (``rank.rerank``: section fit, focus in the title, authority) orders the BM25 list
-and the two lists are fused by weighted reciprocal rank fusion (RRF).
+then runs BM25 and, when the library has vectors from the configured model, dense search (with
+pseudo-relevance feedback: the question's vector moves toward its nearest passages). The ranking
+policy (``rank.rerank``: section fit, focus in the title, authority) orders each list on its own
+scale, and the two are fused by a weighted sum of their min-max scaled policy scores (``combine``),
+which keeps how far ahead a list's best passages are (reciprocal rank fusion discards that, and
+lost on the dev sets: bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -25,22 +28,42 @@ from medora.retrieve.rank import rerank
 from medora.retrieve.terms import TermWeights
 from medora.retrieve.understand import QuestionKind, classify
 
-RRF_K = 60
-LEXICAL_WEIGHT = 0.3  # weight of the policy-ranked BM25 list against the dense list in fusion (see RESULTS)
+LEXICAL_WEIGHT = 0.5  # weight of the policy-ranked BM25 list against the policy-ranked dense list (see RESULTS)
 MODES = ("auto", "lexical", "dense", "hybrid")
 MATCH_TERMS = 12  # in hybrid search BM25 matches only a question's rarest words (see search)
 MIN_COVERAGE = 0.95  # in "auto", dense joins only when this share of passages has vectors
+FEEDBACK_PASSAGES = 5  # dense search moves the question toward its 5 nearest passages (0: off; see RESULTS)
 
 
-def rrf(*ranked_lists: list[tuple[int, float]], k: int = RRF_K,
-        weights: tuple[float, ...] | None = None) -> list[tuple[int, float]]:
-    """Weighted reciprocal rank fusion of ranked (id, score) lists: sum of weight / (k + rank)."""
+def combine(*scored: list[tuple[int, float]], weights: tuple[float, ...]) -> list[tuple[int, float]]:
+    """Weighted sum of each list's scores scaled to 0..1 (its best 1, its last 0), best first (CombSUM).
+    A passage missing from a list gets 0 from it; ties keep the order of first appearance."""
     fused: dict[int, float] = {}
-    for i, ranked in enumerate(ranked_lists):
-        w = weights[i] if weights else 1.0
-        for rank, (pid, _) in enumerate(ranked, 1):
-            fused[pid] = fused.get(pid, 0.0) + w / (k + rank)
+    for weight, ranked in zip(weights, scored, strict=True):
+        if not ranked:
+            continue
+        top, low = max(s for _, s in ranked), min(s for _, s in ranked)
+        for pid, score in ranked:
+            scaled = (score - low) / (top - low) if top > low else 1.0  # equal scores: all equally the best
+            fused[pid] = fused.get(pid, 0.0) + weight * scaled
     return sorted(fused.items(), key=lambda kv: -kv[1])
+
+
+def _fused_hits(lexical: list[SearchHit], dense: list[SearchHit], fused: list[tuple[int, float]]) -> list[SearchHit]:
+    """Hits in ``fused`` order, each carrying the scores both lists gave it (``rerank`` = the fused score)."""
+    by_id: dict[int, SearchHit] = {}
+    scores: dict[int, dict[str, float]] = {}
+    for name, hits in (("dense", dense), ("lexical", lexical)):
+        for h in hits:
+            by_id.setdefault(h.passage.id, h)
+            merged = scores.setdefault(h.passage.id, {})
+            merged.update({k: v for k, v in h.scores.items() if k != "rerank"})
+            merged[f"{name}_policy"] = h.scores["rerank"]
+    out = []
+    for rank, (pid, score) in enumerate(fused, 1):
+        hit = by_id[pid]
+        out.append(SearchHit(hit.passage, hit.document, score, rank, {**scores[pid], "hybrid": score, "rerank": score}))
+    return out
 
 
 @dataclass
@@ -63,8 +86,9 @@ class Retriever:
 
     def __init__(self, store: LibraryStore, *, mode: str = "auto", embedder_spec: str | None = None,
                  lexical_weight: float = LEXICAL_WEIGHT, normalize: frozenset[str] = DEFAULT_STEPS,
-                 match_terms: int = MATCH_TERMS):
+                 match_terms: int = MATCH_TERMS, feedback: int = FEEDBACK_PASSAGES):
         self.store = store
+        self.feedback = feedback
         self.normalize = normalize  # normalize.STEPS to apply to each question
         self.speller = LibrarySpeller(store)
         self.lexical_weight = lexical_weight
@@ -120,8 +144,6 @@ class Retriever:
         focus = set(weights.weights)
         timings["lexical"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
-        # The ranking policy reorders the BM25 list (its scores have the spread the policy's bonuses
-        # were tuned against); dense results then join by rank fusion.
         hits = rerank(hydrate(self.store, lexical, "bm25"), kind, focus, preference)
         timings["rank"] = (time.perf_counter() - t) * 1000
         mode = "lexical"
@@ -131,15 +153,16 @@ class Retriever:
             if hasattr(self.store, "dense_search"):  # the database has its own vector index (pgvector HNSW)
                 dense = self.store.dense_search(self.embedder().model_id, query, depth)
             else:
-                dense = self.index().search(query, depth)
+                dense = self.index().search(query, depth, feedback=self.feedback)
             timings["dense"] = (time.perf_counter() - t) * 1000
+            t = time.perf_counter()
+            dense_hits = rerank(hydrate(self.store, dense, "dense"), kind, focus, preference)
             if self.mode == "dense":
-                hits, mode = rerank(hydrate(self.store, dense, "dense"), kind, focus, preference), "dense"
+                hits, mode = dense_hits, "dense"
             else:
-                policy_ranked = [(h.passage.id, h.scores["rerank"]) for h in hits]
-                fused = rrf(policy_ranked, dense, weights=(self.lexical_weight, 1.0))
-                hits, mode = hydrate(self.store, fused[: max(k * 2, k)], "hybrid"), "hybrid"
-                for i, h in enumerate(hits, 1):
-                    h.scores["rerank"] = h.score  # the fused score is the final ranking score
-                    h.rank = i
+                fused = combine([(h.passage.id, h.scores["rerank"]) for h in hits],
+                                [(h.passage.id, h.scores["rerank"]) for h in dense_hits],
+                                weights=(self.lexical_weight, 1.0))
+                hits, mode = _fused_hits(hits, dense_hits, fused[: max(k * 2, k)]), "hybrid"
+            timings["rank"] += (time.perf_counter() - t) * 1000
         return Retrieval(hits[:k], kind, weights, mode, timings, normalized)
