@@ -7,10 +7,17 @@ on it), opened on first use and reused by later requests on that thread. Call it
 function that uses it, never pass the result to another thread. Writes from different threads are
 then transactions on separate connections (``publish.database.transaction``: one writer at a time),
 so two requests acting on one article revision cannot both succeed.
+
+A PostgreSQL connection does not survive a server restart. Before handing out a thread's library,
+``local()`` checks, without a round trip, that the server has not ended its connection, and opens
+a fresh one if it has (a ``LibraryError``, answered 503, while the server is still down). A request
+whose connection is lost while it runs fails (503 problem, never retried: a write may or may not
+have committed); the thread's next request reconnects.
 """
 
 from __future__ import annotations
 
+import select
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,6 +26,7 @@ from fastapi import Request
 
 from medora.api.config import ApiSettings
 from medora.library.open import open_store
+from medora.library.sqlite_store import SQLiteStore
 from medora.publish import Accounts, PublishingService
 from medora.publish.database import Store
 from medora.retrieve.search import Retriever
@@ -51,8 +59,11 @@ class Libraries:
 
     def local(self) -> Library:
         held = getattr(self._local, "held", None)
-        if held is not None and held[0] == self._generation:
-            return held[1]
+        if held is not None:
+            if held[0] == self._generation and connected(held[1].store):
+                return held[1]
+            self._local.held = None
+            self._forget(held[1].store)
         store = open_store(self.settings.library, create=False)
         with self._guard:
             self._opened.append(store)
@@ -69,6 +80,33 @@ class Libraries:
             self._generation += 1
         for store in opened:
             store.close()
+
+    def _forget(self, store: Store) -> None:
+        """Close a thread's store whose connection is gone (unless ``close()`` already did)."""
+        with self._guard:
+            mine = any(s is store for s in self._opened)
+            self._opened = [s for s in self._opened if s is not store]
+        if mine:
+            store.close()
+
+
+def connected(store: Store) -> bool:
+    """False when the PostgreSQL server has ended the store's connection (a restart, an administrator).
+
+    No round trip: an idle connection has nothing to read, unless the server sent its last message
+    and closed the socket; reading up to that end marks the connection broken.
+    """
+    if isinstance(store, SQLiteStore):
+        return True
+    import psycopg
+
+    conn = store.conn
+    try:
+        while not conn.closed and select.select([conn], [], [], 0)[0]:
+            conn.pgconn.consume_input()
+    except (OSError, psycopg.Error):
+        return False
+    return not conn.closed
 
 
 @dataclass

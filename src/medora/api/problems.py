@@ -13,6 +13,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -170,6 +171,12 @@ async def _unusable_value(request: Request, exc: Exception) -> ProblemResponse:
     return problem("invalid-input", "a number is out of range or a text is not valid Unicode")
 
 
+async def _database_unavailable(request: Request, exc: Exception) -> ProblemResponse:
+    """A PostgreSQL error of a lost or unreachable server (a restart under a running request): 503, not 500."""
+    log.warning("library unavailable on %s %s: %s", request.method, request.url.path, str(exc).partition("\n")[0])
+    return problem("unavailable", "the library's database is unavailable; try again", headers={"Retry-After": "1"})
+
+
 async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem("server-error")
@@ -183,4 +190,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(MedoraError, _medora_error)
     app.add_exception_handler(OverflowError, _unusable_value)
     app.add_exception_handler(UnicodeEncodeError, _unusable_value)
+    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)

@@ -1,10 +1,15 @@
-"""Copy a SQLite library into an empty PostgreSQL one, vectors included, and prove the copy is exact.
+"""Copy a SQLite library into an empty PostgreSQL one, vectors and publishing data included, and prove
+the copy is exact.
 
 Nothing is re-read, re-chunked or re-embedded: sources, documents (same ids, versions and
 hashes), passages (same ids, text, sentences; retired ones stay out of search), the ingested
-file records and the float16 vectors are streamed with COPY in one transaction. Before it
-commits, every table is digested on both sides (row count and sha256 over its rows in key
-order, passage text hashed as stored) and any difference rolls the whole copy back.
+file records and the float16 vectors are streamed with COPY in one transaction, followed by the
+publishing tables (users, tokens, articles with their versions, variants and cited documents,
+comments, the audit log, threads, rate-limit buckets) with their ids, so every link between them
+holds. COPY inserts, which the audit log's append-only triggers allow. Identity sequences then
+continue past the copied ids. Before it commits, every table is digested on both sides (row count
+and sha256 over its rows in key order, passage text hashed as stored) and any difference rolls
+the whole copy back.
 """
 
 from __future__ import annotations
@@ -12,13 +17,16 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
 
 import psycopg
 
-from medora.errors import LibraryError
-from medora.library.pg_store import PgStore, vector_f16, vector_text
+from medora.errors import LibraryError, UsageError
+from medora.library.open import is_pg_url
+from medora.library.pg_store import PgStore, redact, vector_f16, vector_text
 from medora.library.sqlite_store import SQLiteStore
 
 Progress = Callable[[str], None]
@@ -33,6 +41,19 @@ class MigrationReport:
 
     def count(self, table: str) -> int:
         return self.digests[table][0]
+
+
+def migrate(src: str | Path, dst: str, progress: Progress | None = None) -> MigrationReport:
+    """Copy the SQLite library file ``src`` into the empty PostgreSQL library at URL ``dst`` (schema made if missing).
+
+    Locations are checked before anything is opened, so a wrong one creates nothing.
+    """
+    if is_pg_url(src):
+        raise UsageError(f"the library to copy must be a SQLite file, not {redact(str(src))}")
+    if not is_pg_url(dst):
+        raise UsageError(f"the target must be a postgresql:// URL, not {dst!r}")
+    with SQLiteStore(src, create=False) as source, PgStore(dst, create=True) as target:
+        return migrate_library(source, target, progress)
 
 
 def migrate_library(src_store: SQLiteStore, dst_store: PgStore, progress: Progress | None = None) -> MigrationReport:
@@ -50,9 +71,9 @@ def migrate_library(src_store: SQLiteStore, dst_store: PgStore, progress: Progre
                         copy.write_row(row)
                         copied += 1
                 say(f"{table}: {copied:,} rows copied")
-            for table in ("sources", "documents", "passages"):
-                db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 0) + 1, false)"
-                           f" FROM {table}")
+            for table, column in _IDENTITIES:
+                db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'),"
+                           f" COALESCE(MAX({column}), 0) + 1, false) FROM {table}")
             report = MigrationReport(_check(sqlite_digests(src_store), pg_digests(dst_store)))
             say("verified: " + ", ".join(f"{t} {n:,}" for t, (n, _) in report.digests.items()))
     except psycopg.Error as exc:
@@ -67,12 +88,15 @@ def migrate_library(src_store: SQLiteStore, dst_store: PgStore, progress: Progre
 
 
 def _require_empty(dst: PgStore) -> None:
-    held = dst.conn.execute(
-        "SELECT (SELECT COUNT(*) FROM sources), (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM embeddings)"
-    ).fetchone()
-    if any(held):
-        raise LibraryError(f"{dst.path} already holds a library ({held[1]:,} documents, {held[2]:,} vectors);"
-                           " migrate into an empty database")
+    held = dict(zip(_HELD, dst.conn.execute(
+        "SELECT " + ", ".join(f"(SELECT COUNT(*) FROM {table})" for table in _HELD.values())).fetchone()))
+    if any(held.values()):
+        what = ", ".join(f"{n:,} {name}" for name, n in held.items() if n)
+        raise LibraryError(f"{dst.path} already holds a library ({what}); migrate into an empty database")
+
+
+_HELD = {"sources": "sources", "documents": "documents", "vectors": "embeddings", "users": "users",
+         "articles": "articles", "audit entries": "audit_log", "threads": "threads"}
 
 
 def _check(source: dict[str, tuple[int, str]], copied: dict[str, tuple[int, str]]) -> dict[str, tuple[int, str]]:
@@ -101,12 +125,58 @@ def _source_tables(src: SQLiteStore) -> Iterator[tuple[str, tuple[str, ...], Ite
     yield "embeddings", ("model_id", "content_hash", "dim", "embedding", "created_at"), (
         (m, h, d, vector_text(v), c) for m, h, d, v, c in
         q("SELECT model_id, content_hash, dim, vector, created_at FROM embeddings ORDER BY model_id, content_hash"))
+    for table in PUBLISHING:
+        yield table.name, table.columns, q(table.select(postgres=False))
 
 
 _DOC_COLUMNS = ("id", "source_id", "external_id", "title", "url", "publisher", "year", "doc_type", "grade", "license",
                 "metadata", "content_hash", "origin", "version", "status", "created_at", "updated_at")
 _PASSAGE_COLUMNS = ("id", "document_id", "ordinal", "title", "section_path", "section_type", "text", "sentences",
                     "content_hash", "searchable")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A publishing table, copied column for column (same names on both backends) in primary-key order."""
+
+    name: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+    text_key: tuple[str, ...] = ()  # key columns ordered by bytes on PostgreSQL too (COLLATE "C"), as in SQLite
+
+    def select(self, postgres: bool) -> str:
+        order = ", ".join(f'{k} COLLATE "C"' if postgres and k in self.text_key else k for k in self.key)
+        return f"SELECT {', '.join(self.columns)} FROM {self.name} ORDER BY {order}"
+
+
+# Parents before children. article_variants.rowid is SQLite's implicit rowid and PostgreSQL's identity
+# column: the order variants were added, which the publishing queries rely on.
+PUBLISHING = (
+    Table("users", ("id", "username", "display_name", "role", "password_hash", "disabled", "created_at",
+                    "updated_at"), ("id",)),
+    Table("api_tokens", ("id", "user_id", "name", "token_hash", "prefix", "scopes", "created_at", "last_used_at",
+                         "revoked_at"), ("id",)),
+    Table("articles", ("id", "slug", "question", "question_key", "title", "state", "state_reason", "revision",
+                       "current_version", "approved_version", "claimed_by", "approved_by", "approved_at",
+                       "created_by", "created_at", "updated_at"), ("id",)),
+    Table("article_versions", ("article_id", "version", "audience", "created_at", "created_by"),
+          ("article_id", "version")),
+    Table("article_variants", ("rowid", "article_id", "version", "audience", "answer", "created_at", "created_by"),
+          ("rowid",)),
+    Table("article_sources", ("article_id", "version", "document_id", "document_version"),
+          ("article_id", "version", "document_id")),
+    Table("article_comments", ("id", "article_id", "version", "audience", "statement_id", "author_id", "author",
+                               "body", "created_at"), ("id",)),
+    Table("audit_log", ("id", "at", "actor_id", "actor", "actor_role", "action", "article_id", "version",
+                        "from_state", "to_state", "detail", "client"), ("id",)),
+    Table("threads", ("id", "audience", "created_at"), ("id",), ("id",)),
+    Table("thread_turns", ("thread_id", "turn", "question", "retrieval_query", "focus", "status", "created_at"),
+          ("thread_id", "turn"), ("thread_id",)),
+    Table("rate_limits", ("key", "tokens", "updated_at"), ("key",), ("key",)),
+)
+# (table, column) of every identity: new rows must get ids past the copied ones.
+_IDENTITIES = (("sources", "id"), ("documents", "id"), ("passages", "id"), ("users", "id"), ("api_tokens", "id"),
+               ("articles", "id"), ("article_variants", "rowid"), ("article_comments", "id"), ("audit_log", "id"))
 
 
 # ---------------------------------------------------------------------- digests
@@ -146,6 +216,7 @@ def sqlite_digests(src: SQLiteStore) -> dict[str, tuple[int, str]]:
         "embeddings": _digest(
             (m, h, d, _sha(v)) for m, h, d, v in q(
                 "SELECT model_id, content_hash, dim, vector FROM embeddings ORDER BY model_id, content_hash")),
+        **{table.name: _digest(q(table.select(postgres=False))) for table in PUBLISHING},
     }
 
 
@@ -159,7 +230,7 @@ def _stream(conn: psycopg.Connection, query: str) -> Iterator[tuple]:
 
 def pg_digests(dst: PgStore) -> dict[str, tuple[int, str]]:
     """Digest of the same tables in a PostgreSQL library; passage text is hashed as PostgreSQL holds it."""
-    q = lambda query: _stream(dst.conn, query)  # noqa: E731
+    q = lambda query: _stream(dst.conn, query)
     return {
         "sources": _digest(q("SELECT id, name FROM sources ORDER BY id")),
         "documents": _digest(q(
@@ -176,4 +247,5 @@ def pg_digests(dst: PgStore) -> dict[str, tuple[int, str]]:
             (m, h, d, _sha(vector_f16(v))) for m, h, d, v in q(
                 "SELECT model_id, content_hash, dim, vector_send(embedding) FROM embeddings"
                 " ORDER BY model_id COLLATE \"C\", content_hash COLLATE \"C\"")),
+        **{table.name: _digest(q(table.select(postgres=True))) for table in PUBLISHING},
     }

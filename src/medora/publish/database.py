@@ -9,7 +9,9 @@ Every check-and-update runs inside one write transaction, and write transactions
 time, so two connections acting on the same article revision cannot both succeed: SQLite takes
 its write lock at ``BEGIN IMMEDIATE``; PostgreSQL takes one transaction-level advisory lock
 before the first read (READ COMMITTED then shows each statement every write committed before
-it). A lock not granted in ``BUSY_TIMEOUT_S`` is a ``LibraryError`` ("busy; try again"). Reads
+it). A lock not granted in ``BUSY_TIMEOUT_S`` is a ``LibraryError`` ("busy; try again"), and so is
+a connection the server ended (a restart): never retried here, since a lost COMMIT may have
+landed; a caller trying again is safe where it names the revision it expects. Reads
 see one snapshot (PostgreSQL: REPEATABLE READ, READ ONLY). A per-store lock serialises threads
 that share one store (one connection cannot hold two transactions at once).
 """
@@ -187,6 +189,9 @@ def _pg_transaction(store: PgStore, write: bool, exclusive: bool) -> Iterator[Db
     except psycopg.DataError as exc:
         raise InvalidInput(f"a value cannot be stored: {_one_line(exc)}") from None
     except psycopg.Error as exc:
+        if conn.closed:  # the server restarted or ended the session; a commit may or may not have happened
+            raise LibraryError(f"{store.path}: the connection to the database was lost ({_one_line(exc)});"
+                               " try again") from None
         raise LibraryError(f"{store.path}: {_one_line(exc)}") from None
 
 
