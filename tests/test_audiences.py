@@ -8,9 +8,17 @@ import statistics
 
 import pytest
 
-from medora.answer.audience import glossary_for, profile, reading_grade
+from medora.answer import compose
+from medora.answer.audience import (
+    TextCounts,
+    answer_grade,
+    glossary_for,
+    profile,
+    reading_grade,
+    text_counts,
+)
 from medora.answer.compose import answer_question
-from medora.answer.evidence import readability_penalty, too_hard
+from medora.answer.evidence import PLAIN_TARGET_GRADE, readability_penalty, too_hard
 from medora.library.sqlite_store import SQLiteStore
 from medora.models import Citation, Reference, Statement
 from medora.settings import Settings
@@ -33,6 +41,25 @@ def _texts(answer) -> set[str]:
     return {s.text for s in answer.statements()}
 
 
+# Patient answers that read above grade 8 as first selected, and can be brought to 8 (2026-11-27 library).
+ABOVE_8 = ["What are the symptoms of lupus?", "How is multiple sclerosis treated?", "What is celiac disease?"]
+OUT_OF_REACH = "What is colchicine?"  # every sentence naming the drug reads above grade 8
+
+
+@pytest.fixture(scope="module")
+def fitted_and_not(full_library):
+    """Answers with the grade fitting and, for comparison, as first selected (fitting switched off)."""
+    store = SQLiteStore(full_library["path"], create=False)
+    settings = Settings(library=full_library["path"])
+    cases = [(q, a) for q in ABOVE_8 for a in ("patient", "caregiver", "clinician")] + [(OUT_OF_REACH, "patient")]
+    fitted = {case: answer_question(store, case[0], settings, audience=case[1]) for case in cases}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(compose, "fit_reading_grade", lambda bottom, sections, spare: (bottom, sections))
+        selected = {case: answer_question(store, case[0], settings, audience=case[1]) for case in cases}
+    yield fitted, selected
+    store.close()
+
+
 def test_patient_answers_read_at_grade_8_and_stay_quotes(answers, full_library):
     patient = [answers[(q, "patient")] for q in QUESTIONS]
     clinician = [answers[(q, "clinician")] for q in QUESTIONS]
@@ -46,6 +73,50 @@ def test_patient_answers_read_at_grade_8_and_stay_quotes(answers, full_library):
             (text,) = con.execute("SELECT text FROM passages WHERE id = ?", (c.passage_id,)).fetchone()
             assert c.quote == text[c.start:c.end] and s.text in c.quote
     con.close()
+
+
+def test_plain_answers_are_fitted_to_grade_8_without_losing_their_lead(fitted_and_not, full_library):
+    fitted, selected = fitted_and_not
+    con = sqlite3.connect(full_library["path"])
+    for q in ABOVE_8:
+        before, after = selected[(q, "patient")], fitted[(q, "patient")]
+        assert before.scores["reading_grade"] > PLAIN_TARGET_GRADE >= after.scores["reading_grade"]
+        assert after.status == "answered" and after.bottom_line[0].text == before.bottom_line[0].text
+        assert after.scores["reading_grade"] == round(answer_grade([s.text for s in after.statements()]), 2)
+        for s in after.statements():  # still exact quotes of the cited passages
+            c = s.citations[0]
+            (text,) = con.execute("SELECT text FROM passages WHERE id = ?", (c.passage_id,)).fetchone()
+            assert c.quote == text[c.start:c.end] == s.text
+        assert fitted[(q, "caregiver")].scores["reading_grade"] <= PLAIN_TARGET_GRADE
+        assert _texts(fitted[(q, "clinician")]) == _texts(selected[(q, "clinician")])  # precise readers: untouched
+    con.close()
+
+
+def test_nothing_is_given_up_when_grade_8_is_out_of_reach(fitted_and_not):
+    fitted, selected = fitted_and_not
+    after, before = fitted[(OUT_OF_REACH, "patient")], selected[(OUT_OF_REACH, "patient")]
+    assert after.scores["reading_grade"] > PLAIN_TARGET_GRADE
+    assert [s.text for s in after.statements()] == [s.text for s in before.statements()]
+
+
+def test_what_we_write_for_plain_readers_reads_at_grade_8():
+    for name in ("patient", "caregiver"):
+        prof = profile(name)
+        assert reading_grade(prof.disclaimer) <= PLAIN_TARGET_GRADE
+        assert not prof.emergency_note or reading_grade(prof.emergency_note) <= PLAIN_TARGET_GRADE
+        assert all(reading_grade(h + ".") <= PLAIN_TARGET_GRADE for h in prof.headings.values())
+
+
+def test_answer_grade_reads_each_statement_as_its_own_sentence():
+    items = ["Your doctor will check how your kidneys work", "Bring a list of the medicines you take",
+             "Ask when the results will be ready."]
+    joined = reading_grade(" ".join(items))
+    assert answer_grade(items) == reading_grade("Your doctor will check how your kidneys work. Bring a list of "
+                                                "the medicines you take. Ask when the results will be ready.")
+    assert answer_grade(items) < joined  # run together, the list items would read as one long sentence
+    counts = sum((text_counts(t) for t in items), TextCounts(0, 0, 0))
+    assert counts.grade == pytest.approx(answer_grade(items))  # the counts add up to textstat's grade
+    assert answer_grade([]) == 0.0
 
 
 def test_caregiver_answers_are_framed_for_someone_caring_for_another(answers):

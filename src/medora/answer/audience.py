@@ -66,22 +66,21 @@ PROFILES = {
                        "supervising clinician."),
     "patient": AudienceProfile(
         "patient", True,
-        "This is general information, not medical advice for you. Talk to your doctor, nurse or pharmacist "
-        "about your own health before you change anything. If you think you have an emergency, call your local "
-        "emergency number now.",
+        "These are general facts, not medical advice for you. Talk to your doctor, nurse or pharmacist before you "
+        "change anything. If you think you need urgent help, call your local emergency number now.",
         PLAIN_PREFERENCE, glossary="plain", cue=_TO_YOU,
         headings={"seek_care": "When to call your doctor", "treatment": "Treatment and what you can do"}),
     "caregiver": AudienceProfile(
         "caregiver", True,
-        "This is general information, not medical advice for the person you care for. Talk to their doctor, "
-        "nurse or pharmacist before you change anything. If you think they have an emergency, call your local "
-        "emergency number now and stay with them.",
+        "These are general facts, not medical advice for the person you care for. Talk to their doctor, nurse "
+        "or pharmacist before you change anything. If you think they need urgent help, call your local emergency "
+        "number now and stay with them.",
         PLAIN_PREFERENCE, glossary="plain", cue=_CARING,
         headings={"seek_care": "When to get help for the person you care for",
                   "symptoms": "Signs to watch for in the person you care for",
                   "treatment": "Treatment and how you can help"},
-        emergency_note="If this is happening to the person you care for, stay with them until help arrives and "
-                       "tell the emergency team which conditions they have and which medicines they take."),
+        emergency_note="If this is happening to the person you care for, stay with them until help comes. Tell "
+                       "the emergency team which conditions they have and which medicines they take."),
 }
 
 
@@ -96,6 +95,59 @@ def reading_grade(text: str) -> float:
     import textstat
 
     return float(textstat.flesch_kincaid_grade(text)) if text.strip() else 0.0
+
+
+# A statement ends a sentence: full stop, question or exclamation mark, then closing quotes or brackets.
+_ENDS_SENTENCE = re.compile(r"[.!?][\"'”’)\]]*$")
+
+
+def as_read(statement: str) -> str:
+    """A statement as the reader meets it, on a line of its own: a quote that ends without a full
+    stop (a list item such as "Its appearance (whether it is clear or cloudy)") still ends there."""
+    statement = statement.strip()
+    return statement if _ENDS_SENTENCE.search(statement) else statement + "."
+
+
+def answer_grade(statements: list[str]) -> float:
+    """Flesch-Kincaid grade (textstat) of an answer: its statements, each read as its own sentence.
+
+    Headings, the disclaimer and the glossary are our own framing, not the answer, so they are not
+    scored (plain boilerplate would only pull the grade down)."""
+    return reading_grade(" ".join(as_read(s) for s in statements))
+
+
+@dataclass(frozen=True)
+class TextCounts:
+    """The counts Flesch-Kincaid is made of; they add up over statements, so the grade of a set of
+    statements can be compared for many sets without scoring each joined text again."""
+
+    words: int
+    sentences: int
+    syllables: int
+
+    def __add__(self, other: TextCounts) -> TextCounts:
+        return TextCounts(self.words + other.words, self.sentences + other.sentences,
+                          self.syllables + other.syllables)
+
+    def __sub__(self, other: TextCounts) -> TextCounts:
+        return TextCounts(self.words - other.words, self.sentences - other.sentences,
+                          self.syllables - other.syllables)
+
+    @property
+    def grade(self) -> float:
+        """Flesch-Kincaid grade, as textstat computes it from the same counts."""
+        if not self.words or not self.sentences:
+            return 0.0
+        return 0.39 * self.words / self.sentences + 11.8 * self.syllables / self.words - 15.59
+
+
+@lru_cache(maxsize=8192)
+def text_counts(statement: str) -> TextCounts:
+    """Words, sentences and syllables (textstat) of one statement as the reader meets it."""
+    import textstat
+
+    text = as_read(statement)
+    return TextCounts(textstat.lexicon_count(text), textstat.sentence_count(text), textstat.syllable_count(text))
 
 
 @lru_cache(maxsize=1)

@@ -13,12 +13,13 @@ import re
 import time
 from dataclasses import replace
 
-from medora.answer.audience import AudienceProfile, glossary_for, profile, reading_grade
+from medora.answer.audience import AudienceProfile, answer_grade, glossary_for, profile
 from medora.answer.check import check_statements
 from medora.answer.evidence import (
     Candidate,
     candidates,
     evidence_coverage,
+    fit_reading_grade,
     near_duplicate,
     section_key_for,
 )
@@ -202,6 +203,9 @@ def _insufficient(hits: list[SearchHit], scores: dict, base: dict) -> Answer:
 def _compose(pool: list[Candidate], kind: QuestionKind, hits: list[SearchHit], settings: Settings,
              prof: AudienceProfile, scores: dict, base: dict) -> Answer:
     bottom, sections = _select(pool, kind, settings.max_statements, prof.lead_sections)
+    if prof.plain:
+        best = pool[0].score if pool else 0.0
+        bottom, sections = fit_reading_grade(bottom, sections, [c for c in pool if section_worthy(c, best)])
     cites = _Citations()
     bottom_line = [Statement(text=c.text, citations=[cites.cite(c)], kind="sentence") for c in bottom]
     answer_sections = [
@@ -255,7 +259,7 @@ def _finish(answer: Answer, kind: QuestionKind, hits: list[SearchHit], prof: Aud
     answer.follow_ups = suggest(hits, {s.key for s in answer_sections}, answer.question)
     synonyms = {h.document.id: list(h.document.metadata.get("synonyms") or []) for h in hits}
     answer.glossary = glossary_for(statements, prof.glossary, answer.references, synonyms)
-    answer.scores["reading_grade"] = round(reading_grade(" ".join(s.text for s in statements)), 2)
+    answer.scores["reading_grade"] = round(answer_grade([s.text for s in statements]), 2)
     return answer
 
 
@@ -278,6 +282,11 @@ def _round(timings: dict[str, float]) -> dict[str, float]:
 # A section statement must itself, or through its document's title and headings, share at least
 # this much of the question's term weight: otherwise it is about something else.
 MIN_SECTION_SUPPORT = 0.15
+
+
+def section_worthy(c: Candidate, best_score: float) -> bool:
+    """Relevant enough for a section: near the best candidate's score and about the question."""
+    return c.score >= 0.45 * best_score and c.support >= MIN_SECTION_SUPPORT
 
 
 def with_lead_sections(kind: QuestionKind, lead: tuple[str, ...]) -> QuestionKind:
@@ -334,7 +343,7 @@ def _select(pool: list[Candidate], kind: QuestionKind, max_statements: int, lead
         for c in pool:
             if budget <= 0 or len(picked) >= limit:
                 break
-            if c.section_key != key or c.score < 0.45 * best_score or c.support < MIN_SECTION_SUPPORT:
+            if c.section_key != key or not section_worthy(c, best_score):
                 continue
             if fresh(c):
                 picked.append(c)

@@ -3,7 +3,9 @@
 Each sentence of the top passages is scored for the question (IDF-weighted term overlap),
 the passage's retrieval rank, and whether its section answers the kind of question asked.
 Sufficiency is judged separately: how much of the question's weighted terms the best
-passages cover at all.
+passages cover at all. For patients and caregivers the composed answer is then fitted, as a
+whole, to Flesch-Kincaid grade 8 (``fit_reading_grade``) by swapping or dropping quotes, never
+by rewriting one.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from medora.answer.audience import reading_grade
+from medora.answer.audience import TextCounts, reading_grade, text_counts
 from medora.answer.sections import is_seek_care
 from medora.models import SearchHit
 from medora.retrieve.query import stems
@@ -28,6 +30,11 @@ PLAIN_SOURCE_BONUS = 0.1
 PLAIN_MAX_GRADE = 14.0
 PLAIN_MAX_WORDS = 40
 CUE_BONUS = 0.15
+# Whole plain answers (issue #4: Flesch-Kincaid grade 8 or lower), never cut below this many statements.
+PLAIN_TARGET_GRADE = 8.0
+MIN_PLAIN_STATEMENTS = 3
+
+Sections = list[tuple[str, list["Candidate"]]]
 
 
 @dataclass
@@ -46,6 +53,11 @@ class Candidate:
     @property
     def passage_id(self) -> int:
         return self.hit.passage.id
+
+    @property
+    def place(self) -> tuple[int, int]:
+        """Where the sentence is: its passage and start offset."""
+        return self.hit.passage.id, self.start
 
 
 _BULLET = re.compile(r"^(?:[-•*▪◦·]|\(?\d{1,2}[.)]|[a-z][.)])\s+")
@@ -179,3 +191,62 @@ def near_duplicate(a: str, b: str, threshold: float = 0.6, containment: float = 
         return False
     shared = len(sa & sb)
     return shared / len(sa | sb) >= threshold or shared / min(len(sa), len(sb)) >= containment
+
+
+def fit_reading_grade(bottom: list[Candidate], sections: Sections, spare: list[Candidate],
+                      target: float = PLAIN_TARGET_GRADE,
+                      keep: int = MIN_PLAIN_STATEMENTS) -> tuple[list[Candidate], Sections]:
+    """Bring a plain answer to reading grade ``target`` or below; returns (bottom line, sections).
+
+    While the whole answer (``audience.answer_grade``) reads above ``target``, make the move that
+    gives up the least selection score among those that lower the grade: swap a section statement
+    for an unused ``spare`` candidate of the same section that shares as much of the question
+    (``overlap``) and is no near-duplicate of what stays, or, while more than ``keep`` statements
+    remain, drop a section statement or the bottom line's second sentence unless it speaks to the
+    question more than every other statement. The bottom line's first sentence is never touched,
+    no quote is changed, and what leaves never comes back. When no sequence of moves reaches
+    ``target``, the answer is returned as selected.
+    """
+    first = bottom[:1]
+    groups = [("", bottom[1:])] + [(key, list(picked)) for key, picked in sections]  # "": only dropped
+    while _counts(first + _flat(groups)).grade > target:
+        move = _cheapest_move(first, groups, spare, keep)
+        if move is None:  # out of reach: give up nothing for a grade that stays above the target
+            return bottom, sections
+        i, j, replacement = move
+        spare = [r for r in spare if r.place != groups[i][1][j].place]
+        if replacement is None:
+            del groups[i][1][j]
+        else:
+            groups[i][1][j] = replacement
+    return first + groups[0][1], [(key, picked) for key, picked in groups[1:] if picked]
+
+
+def _flat(groups: Sections) -> list[Candidate]:
+    return [c for _, picked in groups for c in picked]
+
+
+def _counts(chosen: list[Candidate]) -> TextCounts:
+    return sum((text_counts(c.text) for c in chosen), TextCounts(0, 0, 0))
+
+
+def _cheapest_move(first: list[Candidate], groups: Sections, spare: list[Candidate],
+                   keep: int) -> tuple[int, int, Candidate | None] | None:
+    """(group index, statement index, replacement or None to drop) of the cheapest move that
+    lowers the answer's grade, or None when no move does."""
+    chosen = first + _flat(groups)
+    total = _counts(chosen)
+    places = {c.place for c in chosen}
+    moves: list[tuple[float, float, int, int, Candidate | None]] = []
+    for i, (key, picked) in enumerate(groups):
+        for j, c in enumerate(picked):
+            without = total - text_counts(c.text)
+            if len(chosen) > keep and c.overlap <= max((d.overlap for d in chosen if d is not c), default=0.0):
+                moves.append((c.score, without.grade, i, j, None))
+            moves.extend((c.score - r.score, (without + text_counts(r.text)).grade, i, j, r) for r in spare
+                         if r.section_key == key and r.place not in places and r.overlap >= c.overlap)
+    for _, _, i, j, r in sorted((m for m in moves if m[1] < total.grade), key=lambda m: m[:2]):
+        stays = [d for d in chosen if d is not groups[i][1][j]]
+        if r is None or not any(near_duplicate(r.text, d.text) for d in stays):
+            return i, j, r
+    return None
