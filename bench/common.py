@@ -156,17 +156,22 @@ def check_run(run: CliRun, what: str, ok: Sequence[int] = (0,)) -> None:
 
 
 class PgServer:
-    """A PostgreSQL + pgvector server from the ``pgserver`` wheel, in a fresh data folder ``work/pg``."""
+    """A PostgreSQL + pgvector server from the ``pgserver`` wheel in the data folder ``work/pg``.
 
-    def __init__(self, work: Path) -> None:
+    ``fresh`` starts from an empty folder; ``keep`` leaves the folder (and its databases) when
+    stopped, so a later run can start the server on it again (``fresh=False``).
+    """
+
+    def __init__(self, work: Path, *, fresh: bool = True, keep: bool = False) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             import pgserver
 
-            self.folder = work / "pg"
-            shutil.rmtree(self.folder, ignore_errors=True)
-            self.folder.mkdir(parents=True)
-            self.server = pgserver.get_server(self.folder / "data", cleanup_mode="delete")
+            self.folder, self.keep = work / "pg", keep
+            if fresh:
+                shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.server = pgserver.get_server(self.folder / "data", cleanup_mode="stop" if keep else "delete")
 
     def settings(self) -> dict[str, str]:
         """The server settings that bound its memory (pgserver's defaults, left as they are)."""
@@ -191,9 +196,14 @@ class PgServer:
         with psycopg.connect(self.server.get_uri(), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
+    def url(self, name: str) -> str:
+        """The URL of database ``name`` (without creating it)."""
+        return self.server.get_uri(name)
+
     def stop(self) -> None:
         self.server.cleanup()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if not self.keep:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------- statistics

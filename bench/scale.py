@@ -11,7 +11,9 @@ next size). Documents go in through the real ``Ingestor`` (chunking, hashing, ba
 Vectors: embedding 1M passages with the real model would take ~9 h on 2 cores, so the real
 model embeds only the base library (``embed_library``) and a timed sample (``--embed-sample``,
 one worker thread: the per-worker rate); a synthetic passage's vector is the normalised,
-word-weighted sum of its source passages' real vectors, stored with ``put_embeddings``.
+word-weighted sum of its source passages' real vectors, stored with ``put_embeddings``. On
+PostgreSQL the HNSW index is then built once over all vectors (``ensure_vector_index``, timed
+apart as "index s"), as ``medora library embed`` does after a bulk load.
 
 Each (backend, size) is built in one fresh subprocess and queried in another, so peak RSS is
 that of the querying process alone. Questions: all 51 LiveQA questions and 49 evenly spaced
@@ -19,6 +21,10 @@ MedQuAD ones (100), after a warm-up, through ``Retriever`` (lexical, dense, hybr
 ``answer_question`` (default settings: hybrid when vectors exist).
 
     nice -n 10 .venv/bin/python bench/scale.py [--sizes 20000 200000 1000000] [--backends sqlite pg]
+
+``--keep`` keeps the libraries (PostgreSQL: the server's data folder under /tmp/medora-scale/pg);
+``--reuse JSON`` queries them again with the build figures of the run that kept them, e.g. a
+build under ``nice -n 15`` queried later at normal priority.
 """
 
 from __future__ import annotations
@@ -224,6 +230,10 @@ def build(location: str, base: str, size: int) -> dict[str, Any]:
             store.put_embeddings(embedder.model_id, embedder.dim,
                                  [(h, v.tobytes()) for h, v in zip(synth.hashes[start:stop], vectors)])
         vectors_s = time.perf_counter() - t
+        t = time.perf_counter()
+        if hasattr(store, "ensure_vector_index"):
+            store.ensure_vector_index(embedder.model_id, embedder.dim)
+        index_s = time.perf_counter() - t
         covered, total = store.embedding_coverage(embedder.model_id)
         if covered != total or total != size:
             raise SystemExit(f"only {covered} of {total} passages got a vector (expected {size})")
@@ -231,7 +241,7 @@ def build(location: str, base: str, size: int) -> dict[str, Any]:
             "passages": size, "documents": report.added, "pool_passages": len(pool.sentences),
             "pool_load_s": pool_s, "ingest_s": ingest_s, "synthesis_s": synth.seconds,
             "ingest_passages_per_s": size / (ingest_s - synth.seconds),
-            "vectors_s": vectors_s, "disk_bytes": disk_bytes(location, store),
+            "vectors_s": vectors_s, "index_s": index_s, "disk_bytes": disk_bytes(location, store),
             "load_avg": list(os.getloadavg()),
         }
 
@@ -382,7 +392,7 @@ def one_size(backend: str, size: int, base: Path, eval_dir: Path, questions: int
              keep: bool, reuse: dict[str, Any] | None = None) -> dict[str, Any]:
     name = f"scale_{size}"
     if reuse:  # query a library kept (--keep) by an earlier run, with that run's build figures
-        location, built = str(WORK / f"{name}.db"), reuse
+        location, built = (pg.url(name) if pg else str(WORK / f"{name}.db")), reuse
     else:
         location = pg.database(name) if pg else str(WORK / f"{name}.db")
         if not pg:
@@ -415,8 +425,10 @@ def build_rows(results: list[dict[str, Any]]) -> list[list[Any]]:
     rows = []
     for r in results:
         b, q = r["build"], r["query"]
-        index = f"{q['dense_index_load_s']:.1f} (matrix load)" if r["backend"] == "sqlite" else \
-            f"{b['vectors_s']:.0f} (HNSW, in vectors s)"
+        if r["backend"] == "sqlite":
+            index = f"{q['dense_index_load_s']:.1f} (matrix load)"
+        else:
+            index = f"{b['index_s']:.0f} (HNSW build)" if "index_s" in b else f"{b['vectors_s']:.0f} (HNSW, in vectors s)"
         rows.append([r["backend"], f"{r['size']:,}", f"{b['documents']:,}", f"{b['ingest_s'] - b['synthesis_s']:.0f}",
                      f"{b['ingest_passages_per_s']:,.0f}", f"{b['vectors_s']:.0f}", index,
                      f"{b['disk_bytes'] / 1e9:.2f}", _avg(b["load_avg"])])
@@ -454,8 +466,8 @@ def report(data: dict[str, Any]) -> str:
          f"1M passages would take {1e6 / rate['per_worker_per_s'] / 3600:.1f} worker-hours."),
         "",
         ("Build: ingest = `Ingestor.run` (synthesis time excluded; FTS5 / tsvector indexed as passages are "
-         "written); vectors = `put_embeddings` of every vector in batches of 5,000 (PG: the HNSW index is created "
-         "with the first batch, so this includes HNSW insertion); SQLite's dense index is the exact float32 "
+         "written); vectors = `put_embeddings` of every vector in batches of 5,000; PG index = one HNSW build "
+         "over all of them (`ensure_vector_index`); SQLite's dense index is the exact float32 "
          "matrix, loaded by the querying process. Disk: SQLite file + WAL; PG `pg_database_size`."),
         "",
         markdown_table(["backend", "passages", "documents", "ingest s", "ingest passages/s", "vectors s", "index s",
@@ -476,8 +488,8 @@ def report(data: dict[str, Any]) -> str:
 
 
 def kept_build(earlier: Path | None, backend: str, size: int) -> dict[str, Any] | None:
-    """The build figures of a SQLite library an earlier run kept, if it is still there."""
-    if earlier is None or backend != "sqlite" or not (WORK / f"scale_{size}.db").exists():
+    """The build figures of a library an earlier run kept (PostgreSQL: in the kept server folder)."""
+    if earlier is None or (backend == "sqlite" and not (WORK / f"scale_{size}.db").exists()):
         return None
     runs = json.loads(earlier.read_text(encoding="utf-8"))["results"]
     return next((r["build"] for r in runs if r["backend"] == backend and r["size"] == size), None)
@@ -503,7 +515,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=100, help="questions per latency measurement (2-100)")
     parser.add_argument("--keep", action="store_true", help="keep the scale libraries (else deleted after each size)")
     parser.add_argument("--reuse", type=Path,
-                        help="JSON of an earlier --keep run: query its SQLite libraries again instead of rebuilding")
+                        help="JSON of an earlier --keep run: query its libraries again instead of rebuilding")
     parser.add_argument("--report", type=Path, nargs="+", help="only print the report of earlier runs' JSON files")
     args = parser.parse_args()
     if args.report:
@@ -522,7 +534,8 @@ def main() -> None:
     data["results"] = []
     name = "scale-" + "-".join(args.backends)
     for backend in args.backends:
-        pg = PgServer(WORK) if backend == "pg" else None
+        pg = PgServer(WORK, fresh=args.reuse is None, keep=args.keep or args.reuse is not None) \
+            if backend == "pg" else None
         try:
             if pg:
                 data["pg_settings"] = pg.settings()

@@ -7,22 +7,32 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from psycopg import sql
 from test_library_store import ListReader, doc
 
 from medora.errors import LibraryError
+from medora.library import pg_store
 from medora.library.chunking import chunk_document
 from medora.library.ingest import Ingestor
 from medora.library.migrate import migrate_library, pg_digests, sqlite_digests
 from medora.library.open import open_store
-from medora.library.pg_store import PgStore, dense_query, redact, tsquery_terms
+from medora.library.pg_store import (
+    PgStore,
+    _index_name,
+    candidate_terms,
+    dense_query,
+    redact,
+    tsquery_terms,
+)
 from medora.library.sqlite_store import SQLiteStore
 from medora.library.store import DocWrite
 from medora.models import Source
 from medora.retrieve.dense import DenseIndex, embed_library
 from medora.retrieve.embeddings import get_embedder
 from medora.retrieve.lexical import lexical_search
+from medora.retrieve.search import Retriever
 from medora.sources.fetch import resolve_files
 from medora.sources.readers.base import Skipped
 from medora.sources.readers.registry import make_reader
@@ -156,6 +166,21 @@ def test_writes_from_another_machine_refresh_cached_term_counts(store, pg_url):
     assert [h.document.external_id for h in lexical_search(store, "tirzepatide")] == ["b"]
 
 
+def test_data_version_moves_with_every_passage_or_vector_change_and_only_then(store, pg_url):
+    versions = [store.data_version()]
+    run(store, [doc("a", "Alpha text about thyroid."), doc("b", "Beta text about thyroid.")])  # the first write
+    versions.append(store.data_version())
+    run(store, [doc("a", "Alpha text about thyroid."), doc("b", "Beta text about thyroid.")])  # unchanged
+    assert store.data_version() == versions[-1]
+    run(store, [doc("a", "Alpha text about the thyroid gland.")], prune=True)  # one changed, one retired
+    versions.append(store.data_version())
+    store.put_embeddings("m", 2, [(h, b"\x00\x3c\x00\x00") for h, _ in store.missing_embeddings("m", 5)])
+    versions.append(store.data_version())
+    assert len(set(versions)) == len(versions)  # every change was seen
+    with PgStore(pg_url) as other:  # and by another connection
+        assert other.data_version() == versions[-1]
+
+
 def test_duplicate_ids_in_one_run_are_rejected(store):
     report = run(store, [doc("a", "One text here."), doc("a", "Another text here.")])
     assert report.added == 1
@@ -200,6 +225,41 @@ def test_search_never_passes_user_text_as_query_syntax(store):
     terms = tsquery_terms('"thyroid:*" OR "a & (b" OR "graves disease"')
     assert terms == ["thyroid", "(a <-> b)", "(graves <-> disease)"]
     assert store.stats()["passages"] == 1 and store.integrity_check() == "ok"
+
+
+def test_candidate_terms_are_the_rarest_within_the_budget():
+    counts = {"common": 900, "rare": 3, "mid": 40, "tied": 40}
+    assert candidate_terms(counts, 100) == ["rare", "mid", "tied"]
+    assert candidate_terms(counts, 50) == ["rare", "mid"]
+    assert candidate_terms(counts, 0) == ["rare"]  # the rarest term always brings its matches
+    assert candidate_terms(counts, 10_000) == ["rare", "mid", "tied", "common"]
+
+
+def test_common_terms_score_but_only_rarer_terms_bring_candidates(store, monkeypatch):
+    common = [doc(f"c{i}", f"Thyroid hormone note {i}.") for i in range(6)]
+    others = [doc(f"o{i}", f"Unrelated note {i}.") for i in range(10)]
+    rare = [doc("both", "Tirzepatide with thyroid hormone."), doc("rare", "Tirzepatide with food intake.")]
+    run(store, common + others + rare)
+    match = '"tirzepatide" OR "thyroid"'
+    full = store.lexical_search(match, 10)
+    texts = [store.passages([p])[p].text for p, _ in full]
+    assert texts[:2] == ["Tirzepatide with thyroid hormone.", "Tirzepatide with food intake."] and len(full) == 8
+    monkeypatch.setattr(pg_store, "CANDIDATE_BUDGET", 3)  # tirzepatide: 2 passages, thyroid: 7
+    assert store.lexical_search(match, 10) == full[:2]  # the same order and scores: thyroid still counts
+
+
+def test_common_words_take_their_count_from_the_statistics(store, monkeypatch):
+    run(store, [doc(f"t{i}", f"Thyroid note {i}.") for i in range(30)] + [doc(f"o{i}", "Goiter note.") for i in range(10)])
+    store.conn.execute("ANALYZE passages")  # statistics of 40 passages, 30 with "thyroid"
+    retired = [d for d, in store.conn.execute("SELECT id FROM documents WHERE external_id LIKE 't%' LIMIT 10")]
+    assert store.retire(retired) == 10
+    assert store.term_frequencies(["thyroid", "note"]) == (30, {"thyroid": 20, "note": 30})  # counted: exact
+    monkeypatch.setattr(pg_store, "COUNT_ESTIMATE_MIN", 10)
+    store.changed()  # drop the cached counts
+    total, counts = store.term_frequencies(["thyroid", "note", "goiter", "zzzunknown"])
+    assert total == 30 and counts["note"] == 30 and counts["zzzunknown"] == 0
+    assert counts["thyroid"] in (22, 23)  # 30/40 of the 30 searchable passages: the stale estimate, not a count
+    assert counts["goiter"] == 10  # 10/40 x 30 = 7.5 is under the threshold, so counted
 
 
 # ---------------------------------------------------------------------- shared sources, both backends
@@ -283,6 +343,46 @@ def test_embedding_creates_an_hnsw_index_that_dense_search_uses(store, wordllama
     assert first.id not in [pid for pid, _ in store.dense_search(wordllama.model_id, query, 5)]
 
 
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float16)
+
+
+def _plan(store, model: str, dim: int) -> str:
+    explain = sql.SQL("EXPLAIN ") + dense_query(model, dim)
+    return " ".join(r[0] for r in store.conn.execute(explain, ("[" + ",".join(["0.1"] * dim) + "]", 10, 5)))
+
+
+def test_bulk_vectors_are_searched_exactly_until_one_index_build_matches_exact_search(store):
+    model, dim = "bulk-test", 32
+    run(store, [doc(f"d{i}", f"Passage number {i} about thyroid care.") for i in range(600)])
+    hashes = [h for h, _ in store.missing_embeddings(model, 1000)]
+    rng = np.random.default_rng(7)
+    centres = rng.normal(size=(12, dim))  # clustered, like real embeddings
+    vectors = _unit(centres[rng.integers(0, 12, len(hashes))] + 0.6 * rng.normal(size=(len(hashes), dim)))
+    for start in range(0, len(hashes), 250):  # several batches, one with a repeated row
+        batch = [(h, v.tobytes()) for h, v in zip(hashes[start:start + 250], vectors[start:start + 250])]
+        store.put_embeddings(model, dim, batch + batch[:1])
+    assert store.embedding_coverage(model) == (600, 600)
+    assert store.conn.execute("SELECT to_regclass(%s)", (_index_name(model),)).fetchone()[0] is None
+    exact = DenseIndex(store, model, dim)
+    queries = _unit(vectors[:40].astype(np.float32) + 0.3 * rng.normal(size=(40, dim)))
+    before = [store.dense_search(model, q.astype(np.float32), 10) for q in queries]
+    assert [[p for p, _ in hits] for hits in before] == [[p for p, _ in exact.search(q, 10)] for q in queries]
+    store.ensure_vector_index(model, dim)
+    store.ensure_vector_index(model, dim)  # built once: a second call is a no-op
+    with store.conn.transaction():
+        store.conn.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off")
+        assert _index_name(model) in _plan(store, model, dim)
+    after = [store.dense_search(model, q.astype(np.float32), 10) for q in queries]
+    assert [[p for p, _ in hits][:5] for hits in after] == [[p for p, _ in hits][:5] for hits in before]
+    found = sum(len({p for p, _ in a} & {p for p, _ in b}) for a, b in zip(after, before))
+    assert found >= 0.98 * 10 * len(queries)  # HNSW is approximate: recall@10 against the exact scan
+    run(store, [doc("late", "A passage embedded after the index was built.")])
+    (late, _), = store.missing_embeddings(model, 5)
+    store.put_embeddings(model, dim, [(late, _unit(-centres[:1]).tobytes())])  # maintained by the index
+    assert store.passages([store.dense_search(model, -centres[0], 1)[0][0]]).popitem()[1].text.startswith("A passage")
+
+
 def test_migration_copies_everything_without_reembedding(sqlite_with_vectors, pg_url, wordllama):
     src, retired_id = sqlite_with_vectors
     messages = []
@@ -304,6 +404,14 @@ def test_migration_copies_everything_without_reembedding(sqlite_with_vectors, pg
         query = wordllama.embed_query("muscle pain with statins")
         exact = DenseIndex(src, model, wordllama.dim).search(query, 5)
         assert [p for p, _ in dst.dense_search(model, query, 5)] == [p for p, _ in exact]
+        vectors = dict(src.embedding_rows(model))
+        nearest = [p for p, _ in exact]
+        assert np.array_equal(dst.passage_vectors(model, nearest),
+                              np.stack([np.frombuffer(vectors[p], dtype="<f2").astype(np.float32) for p in nearest]))
+        # dense search with pseudo-relevance feedback ranks alike on both backends
+        searches = [Retriever(s, mode="dense", embedder_spec="wordllama").search("muscle pain with statins", k=5)
+                    for s in (src, dst)]
+        assert [h.passage.id for h in searches[1].hits] == [h.passage.id for h in searches[0].hits]
         added = run(dst, [doc("new", "Written after the migration.")], source="after")
         assert added.added == 1 and dst.integrity_check() == "ok"  # id sequences continue past copied ids
 

@@ -108,6 +108,8 @@ def run_embed_job(store: LibraryStore, embedder: Embedder, backend: Backend, *, 
                 progress(embedded, todo, time.perf_counter() - started)
         if embedded == before:  # never read the same rows again and again
             raise EmbedJobError(f"the workers returned no vectors for {len(rows)} passages")
+    if hasattr(store, "ensure_vector_index"):  # PostgreSQL: the HNSW index is built once, after the bulk load
+        store.ensure_vector_index(embedder.model_id, embedder.dim)
     return EmbedReport(embedder.model_id, embedded, total, time.perf_counter() - started)
 
 
