@@ -124,6 +124,17 @@ class Retriever:
             self._index = index_for(self.store, e.model_id, e.dim)
         return self._index
 
+    def _database_dense(self, query, depth: int) -> list[tuple[int, float]]:
+        """Dense search by the database's own index; with feedback, a second search by the moved query."""
+        from medora.retrieve.dense import moved_query
+
+        model = self.embedder().model_id
+        dense = self.store.dense_search(model, query, depth)
+        if self.feedback and dense:
+            nearest = self.store.passage_vectors(model, [pid for pid, _ in dense[: self.feedback]])
+            dense = self.store.dense_search(model, moved_query(query, nearest), depth)
+        return dense
+
     def search(self, question: str, k: int = 20, depth: int = 100,
                preference: dict[str, float] | None = None) -> Retrieval:
         """Top ``k`` passages; ``preference`` adds a bonus by document type (the reader's audience)."""
@@ -151,7 +162,7 @@ class Retriever:
             t = time.perf_counter()
             query = self.embedder().embed_query(question)
             if hasattr(self.store, "dense_search"):  # the database has its own vector index (pgvector HNSW)
-                dense = self.store.dense_search(self.embedder().model_id, query, depth)
+                dense = self._database_dense(query, depth)
             else:
                 dense = self.index().search(query, depth, feedback=self.feedback)
             timings["dense"] = (time.perf_counter() - t) * 1000
