@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import uuid
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -30,22 +31,29 @@ with warnings.catch_warnings():  # platformdirs warns that XDG_RUNTIME_DIR is un
 FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator["pgserver.PostgresServer"]:
-    """A PostgreSQL server for the whole test session, stopped and deleted at its end."""
-    parent = Path(tempfile.mkdtemp(prefix="medora-pg-"))
+@contextmanager
+def temporary_server(prefix: str) -> Iterator["pgserver.PostgresServer"]:
+    """A PostgreSQL server in a fresh temporary folder, stopped and deleted on exit."""
+    parent = Path(tempfile.mkdtemp(prefix=prefix))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         server = pgserver.get_server(parent / "data", cleanup_mode="delete")
     try:
+        yield server
+    finally:
+        server.cleanup()
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator["pgserver.PostgresServer"]:
+    """A PostgreSQL server for the whole test session, stopped and deleted at its end."""
+    with temporary_server("medora-pg-") as server:
         with psycopg.connect(server.get_uri(), autocommit=True) as admin:
             for name, value in FAST_SETTINGS.items():
                 admin.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
             admin.execute("SELECT pg_reload_conf()")
         yield server
-    finally:
-        server.cleanup()
-        shutil.rmtree(parent, ignore_errors=True)
 
 
 def create_database(server: "pgserver.PostgresServer") -> str:

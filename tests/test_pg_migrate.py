@@ -14,10 +14,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import warnings
@@ -31,6 +29,7 @@ import httpx
 import psycopg
 import pytest
 from click.testing import CliRunner
+from pg_fixtures import temporary_server
 from test_api_common import assert_problem
 
 from medora.answer.compose import answer_question
@@ -218,17 +217,10 @@ def test_a_target_holding_only_accounts_is_refused(published, pg_url):
 @pytest.fixture(scope="module")
 def own_server() -> Iterator[pgserver.PostgresServer]:
     """A PostgreSQL server of this module's own, since the restart test stops and starts it."""
-    parent = Path(tempfile.mkdtemp(prefix="medora-pg-restart-"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        server = pgserver.get_server(parent / "data", cleanup_mode="delete")
-    try:
+    with temporary_server("medora-pg-restart-") as server:
         with psycopg.connect(server.get_uri(), autocommit=True) as admin:
             admin.execute("CREATE DATABASE medora_restart")
         yield server
-    finally:
-        server.cleanup()
-        shutil.rmtree(parent, ignore_errors=True)
 
 
 def stop(server: pgserver.PostgresServer) -> None:
@@ -257,15 +249,20 @@ def serving(url: str, log: Path) -> Iterator[str]:
         proc.wait(timeout=30)
 
 
-def waiting_on_locks(server: pgserver.PostgresServer, url: str, n: int) -> None:
-    """Until ``n`` sessions of the database ``url`` wait for a lock."""
+def end_sessions_waiting_on_locks(server: pgserver.PostgresServer, url: str, n: int) -> None:
+    """Once ``n`` sessions of the database ``url`` wait for a lock, end them (as a restart would).
+
+    Ended one by one while the lock holder lives: stopping the server instead ends every session at
+    once, and a waiting session that is granted the lock as its holder dies may finish first."""
     name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
     deadline = time.monotonic() + 30
+    query = "SELECT pid FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'"
     with psycopg.connect(server.get_uri(), autocommit=True) as admin:
-        while admin.execute("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
-                            (name,)).fetchone()[0] < n:
+        while len(waiting := [pid for (pid,) in admin.execute(query, (name,))]) < n:
             assert time.monotonic() < deadline, "the requests never reached the database"
             time.sleep(0.05)
+        for pid in waiting:
+            assert admin.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,)).fetchone()[0]
 
 
 def in_background(call) -> tuple[threading.Thread, list]:
@@ -288,7 +285,7 @@ def test_the_api_answers_503_while_postgresql_restarts_and_then_recovers(publish
         assert {r.status_code for r in warm} == {200} and client.get("/v1/ready").status_code == 200
 
         # Two requests wait inside PostgreSQL (a read behind a table lock, a review write behind the
-        # publishing lock) when the server stops: both get 503, and the write is not replayed later.
+        # publishing lock) when their sessions end: both get 503, and the write is not replayed later.
         blocker = psycopg.connect(url, autocommit=True)
         try:
             blocker.execute("BEGIN")
@@ -297,12 +294,12 @@ def test_the_api_answers_503_while_postgresql_restarts_and_then_recovers(publish
             read, read_result = in_background(lambda: httpx.get(base + "/v1/library/sources", timeout=60))
             write, write_result = in_background(lambda: httpx.post(
                 f"{base}/v1/articles/{published.slug}/review", json=comment, headers=reviewer, timeout=60))
-            waiting_on_locks(own_server, url, 2)
-            stop(own_server)
+            end_sessions_waiting_on_locks(own_server, url, 2)
             read.join(60)
             write.join(60)
         finally:
             blocker.close()
+        stop(own_server)
         assert_problem(read_result[0], 503, "unavailable")
         assert_problem(write_result[0], 503, "unavailable")
 
