@@ -332,23 +332,33 @@ def library() -> None:
 @click.option("--from", "from_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder with local copies of the sources (default: $MEDORA_SOURCES_DIR; else download).")
 @click.option("--no-verify", is_flag=True, help="Accept local copies whose checksum differs from the pinned one.")
+@click.option("--jobs", type=click.IntRange(1), default=None,
+              help="Parallel workers reading and chunking files: local processes (default 1: this process).")
+@click.option("--ray", "ray_address", default=None, metavar="ADDRESS",
+              help="Read files as Ray tasks on every CPU of a cluster: a head node's HOST:PORT, ray://HOST:PORT, "
+                   "auto, or local (start a Ray instance on this machine). Needs pip install 'medora[cluster]'.")
 @library_option
 @format_option(["text", "json"], "text")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @handle_errors
-def library_add(names, add_all, from_dir, no_verify, library, fmt, quiet) -> None:
+def library_add(names, add_all, from_dir, no_verify, jobs, ray_address, library, fmt, quiet) -> None:
     """Add public sources by name: medquad, uspstf, pubmedqa, dailymed, pubmed, pmc.
 
     \b
     Files come from --from / $MEDORA_SOURCES_DIR when set (laid out as NAME/FILE, like
     ../shared/data/sources), otherwise they are downloaded once into the cache and their
-    sha256 is checked. Running it again skips everything unchanged.
+    sha256 is checked. Running it again skips everything unchanged. Workers (--jobs, --ray)
+    read and chunk files; this process writes the library, in the same order as without them.
 
     \b
     Examples:
       medora library add --all --from ../shared/data/sources
       medora library add medquad uspstf
+      medora library add pmc --jobs 4
     """
+    from contextlib import closing
+
+    from medora.library.ingest_jobs import make_reader_backend
     from medora.models import Source
     from medora.progress import ingest_progress
     from medora.sources.fetch import resolve_files
@@ -363,7 +373,8 @@ def library_add(names, add_all, from_dir, no_verify, library, fmt, quiet) -> Non
     settings = _settings(library, sources_dir=from_dir)
     known = [get_source(n) for n in names]  # fail fast on an unknown name
     results, rejected = {}, 0
-    with _open(settings, create=True) as store:
+    backend = make_reader_backend(jobs=jobs, ray_address=ray_address)
+    with closing(backend), _open(settings, create=True) as store:
         for src in known:
             files = resolve_files(src, sources_dir=settings.sources_dir, cache_dir=settings.cache_dir,
                                   base_url=settings.sources_url, verify=not no_verify)
@@ -371,7 +382,8 @@ def library_add(names, add_all, from_dir, no_verify, library, fmt, quiet) -> Non
             source = Source(name=src.name, publisher=src.publisher, license=src.license, url=src.homepage,
                             version=src.version, attribution=src.attribution)
             with ingest_progress(f"add {src.name}", quiet=quiet) as progress:
-                report = _ingestor(store, source, progress).run([(f, reader) for f in files], prune=True)
+                report = _ingestor(store, source, progress).run([(f, reader) for f in files], prune=True,
+                                                                 reader_backend=backend)
             results[src.name] = report.as_dict()
             rejected += len(report.rejected)
             if fmt == "text":
@@ -597,9 +609,12 @@ def eval_group() -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write TREC run files here (DATASET/METHOD.trec).")
 @click.option("--per-query", is_flag=True, help="Include per-query metrics in JSON output.")
+@click.option("--postgres", "pg_url", default=None, metavar="URL",
+              help="Also run every method but bm25s on a PostgreSQL copy of each library, in a database "
+              "made on this server (needs CREATEDB; reused while it holds the same library).")
 @format_option(["table", "json"], "table")
 @handle_errors
-def eval_retrieval(datasets, methods, out_dir, per_query, fmt) -> None:
+def eval_retrieval(datasets, methods, out_dir, per_query, pg_url, fmt) -> None:
     """Score retrieval methods on BEIR-layout DATASETS (corpus.jsonl, queries.jsonl, qrels/test.tsv).
 
     \b
@@ -617,19 +632,20 @@ def eval_retrieval(datasets, methods, out_dir, per_query, fmt) -> None:
     settings = _settings(None)
     names = [m.strip() for m in methods.split(",") if m.strip()]
     results = [evaluate(d, names, settings.cache_dir, out_dir, progress=lambda m: err.print(m, markup=False),
-                        embedder=settings.embedder) for d in datasets]
+                        embedder=settings.embedder, postgres=pg_url) for d in datasets]
     if fmt == "json":
-        _print_json({"schema": "medora.eval.retrieval/1", "datasets": [
-            {"dataset": r.dataset, "corpus_sha256": r.corpus_hash,
-             "methods": [m.as_dict(per_query) for m in r.methods]} for r in results]})
+        server = next((r.pg_server for r in results if r.pg_server), None)
+        _print_json({"schema": "medora.eval.retrieval/1", "postgres": server,
+                     "datasets": [{"dataset": r.dataset, "corpus_sha256": r.corpus_hash, "pg_library": r.pg_library,
+                                   "methods": [m.as_dict(per_query) for m in r.methods]} for r in results]})
         return
     table = Table()
-    for col in ("dataset", "method", "queries", "nDCG@10", "R@10", "R@100", "MRR@10", "p50 ms", "p95 ms"):
+    for col in ("dataset", "method", "backend", "queries", "nDCG@10", "R@10", "R@100", "MRR@10", "p50 ms", "p95 ms"):
         table.add_column(col, no_wrap=True)
     for r in results:
         for m in r.methods:
             counted = f"{m.queries}" + (f" (+{m.unscorable} unscorable)" if m.unscorable else "")
-            table.add_row(r.dataset, m.method, counted,
+            table.add_row(r.dataset, m.method, m.backend, counted,
                           *(f"{m.metrics[k]:.3f}" for k in ("nDCG@10", "R@10", "R@100", "MRR@10")),
                           f"{m.latency_ms['p50']:.1f}", f"{m.latency_ms['p95']:.1f}")
     out.print(table)

@@ -4,6 +4,8 @@ For each dataset a library is built from its corpus once and cached by the corpu
 hash. Every method answers every judged query (depth 100); metrics come from pytrec_eval
 (trec_eval's definitions: graded nDCG@10, Recall@10/@100, MRR@10), per query and overall,
 with query latency. Run files are written in TREC format for any other tool to re-score.
+With a PostgreSQL server, every Medora method also runs on a PostgreSQL copy of the same
+library (``eval/pg_copy.py``), reported as rows of their own (``backend``).
 
 Means are over the queries with at least one relevant (grade > 0) judged passage: for a query
 whose judged passages are all grade 0, every ranking scores 0, so it measures nothing (3 of the
@@ -19,11 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from medora.errors import UsageError
+from medora.errors import LibraryError, UsageError
 from medora.eval.beir import BeirDataset, load_dataset
-from medora.eval.methods import DEPTH, make_method
+from medora.eval.methods import DEPTH, Method, make_method
 from medora.library.ingest import Ingestor
 from medora.library.sqlite_store import SQLiteStore
+from medora.library.store import LibraryStore
 from medora.models import Source
 from medora.sources.readers.registry import make_reader
 
@@ -39,9 +42,10 @@ class MethodResult:
     latency_ms: dict[str, float]
     queries: int  # queries in the means
     unscorable: int = 0  # judged queries with no relevant passage: run, but left out of the means
+    backend: str = "sqlite"  # the library it searched: "sqlite" or "postgresql" (peers run on SQLite's rows)
 
     def as_dict(self, per_query: bool = False) -> dict:
-        out = {"method": self.method, "queries": self.queries, "unscorable": self.unscorable,
+        out = {"method": self.method, "backend": self.backend, "queries": self.queries, "unscorable": self.unscorable,
                "metrics": self.metrics, "latency_ms": self.latency_ms}
         if per_query:
             out["per_query"] = self.per_query
@@ -53,6 +57,8 @@ class DatasetResult:
     dataset: str
     corpus_hash: str
     library: str
+    pg_server: str | None = None  # --postgres, redacted
+    pg_library: str | None = None  # the PostgreSQL copy's URL, redacted
     methods: list[MethodResult] = field(default_factory=list)
 
 
@@ -106,32 +112,68 @@ def write_run(path: Path, run: dict[str, dict[str, float]], tag: str) -> None:
                 fh.write(f"{qid} Q0 {doc} {rank} {score:.6f} {tag}\n")
 
 
+def run_method(method: Method, dataset: BeirDataset, backend: str = "sqlite") -> tuple[MethodResult, dict]:
+    """Score ``method`` on every judged query: (its result, its run)."""
+    run: dict[str, dict[str, float]] = {}
+    latencies = []
+    for qid, text in dataset.queries.items():
+        started = time.perf_counter()
+        ranked = method.search(text, DEPTH)
+        latencies.append((time.perf_counter() - started) * 1000)
+        # pytrec_eval breaks score ties by doc id; strictly decreasing scores keep our order
+        run[qid] = {doc: float(DEPTH - i) for i, (doc, _) in enumerate(ranked)}
+    means, per_query = score_run(dataset.qrels, run)
+    latencies.sort()
+    lat = {"p50": round(statistics.median(latencies), 2),
+           "p95": round(latencies[int(0.95 * (len(latencies) - 1))], 2)}
+    counted = len(scorable(dataset.qrels))
+    return MethodResult(method.name, means, per_query, lat, counted, len(dataset.qrels) - counted, backend), run
+
+
 def evaluate(dataset_dir: Path, methods: list[str], cache_dir: Path, out_dir: Path | None = None,
-             progress: Callable[[str], None] = print, embedder: str | None = None) -> DatasetResult:
+             progress: Callable[[str], None] = print, embedder: str | None = None,
+             postgres: str | None = None) -> DatasetResult:
+    """Run ``methods`` on the dataset's cached SQLite library and, with a ``postgres`` server URL, on its
+    PostgreSQL copy too (every method but the bm25s peer; vectors are made on SQLite first, then copied)."""
+    copier = _pg_copier(postgres, progress) if postgres else None
     dataset = load_dataset(dataset_dir)
     if not dataset.queries:
         raise UsageError(f"{dataset_dir}: no judged queries")
     lib = library_for(dataset, cache_dir, progress)
     result = DatasetResult(dataset.name, dataset.corpus_hash(), str(lib))
     with SQLiteStore(lib, create=False) as store:
-        for name in methods:
-            method = make_method(name, store, dataset, embedder=embedder, progress=progress)
-            run: dict[str, dict[str, float]] = {}
-            latencies = []
-            for qid, text in dataset.queries.items():
-                started = time.perf_counter()
-                ranked = method.search(text, DEPTH)
-                latencies.append((time.perf_counter() - started) * 1000)
-                # pytrec_eval breaks score ties by doc id; strictly decreasing scores keep our order
-                run[qid] = {doc: float(DEPTH - i) for i, (doc, _) in enumerate(ranked)}
-            means, per_query = score_run(dataset.qrels, run)
-            latencies.sort()
-            lat = {"p50": round(statistics.median(latencies), 2),
-                   "p95": round(latencies[int(0.95 * (len(latencies) - 1))], 2)}
-            counted = len(scorable(dataset.qrels))
-            result.methods.append(MethodResult(name, means, per_query, lat, counted, len(dataset.qrels) - counted))
-            if out_dir:
-                write_run(Path(out_dir) / dataset.name / f"{name}.trec", run, f"medora-{name}")
-            progress(f"{dataset.name} {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in means.items())
-                     + f"  (p50 {lat['p50']} ms)")
+        _run_all(store, "sqlite", methods, dataset, result, out_dir, progress, embedder)
+    pg_methods = [m for m in methods if m != "bm25s"]
+    if copier and pg_methods:
+        from medora.library.pg_store import PgStore, redact
+
+        url = copier(lib, dataset)
+        result.pg_server, result.pg_library = redact(postgres), redact(url)
+        with PgStore(url, create=False) as pg:
+            _run_all(pg, "postgresql", pg_methods, dataset, result, out_dir, progress, embedder)
     return result
+
+
+def _run_all(store: LibraryStore, backend: str, methods: list[str], dataset: BeirDataset, result: DatasetResult,
+             out_dir: Path | None, progress: Callable[[str], None], embedder: str | None) -> None:
+    for name in methods:
+        method = make_method(name, store, dataset, embedder=embedder, progress=progress)
+        scored, run = run_method(method, dataset, backend)
+        result.methods.append(scored)
+        if out_dir:
+            folder = Path(out_dir) / dataset.name / ("" if backend == "sqlite" else backend)
+            write_run(folder / f"{name}.trec", run, f"medora-{name}")
+        where = "" if backend == "sqlite" else f" [{backend}]"
+        progress(f"{dataset.name} {name}{where}: " + ", ".join(f"{k} {v:.3f}" for k, v in scored.metrics.items())
+                 + f"  (p50 {scored.latency_ms['p50']} ms)")
+
+
+def _pg_copier(server_url: str, progress: Callable[[str], None]) -> Callable[[Path, BeirDataset], str]:
+    """(library, dataset) -> URL of its PostgreSQL copy on ``server_url``, once the server is known to answer."""
+    try:
+        from medora.eval.pg_copy import check_server, database_name, pg_copy
+    except ImportError:
+        raise LibraryError("--postgres needs `pip install 'psycopg[binary]'`") from None
+    check_server(server_url)
+    return lambda lib, dataset: pg_copy(lib, database_name(dataset.name, dataset.corpus_hash(), CACHE_FORMAT),
+                                        server_url, progress)

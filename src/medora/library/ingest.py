@@ -4,7 +4,9 @@ Content-addressed and idempotent: a document whose content hash is already store
 before chunking; a changed one replaces its passages and bumps its version; with ``prune``,
 documents of the source not seen in a complete run are retired. Writes go in batches, one
 transaction each, so an interrupted run loses at most the batch in flight and the next run
-resumes where it stopped (everything already stored is skipped as unchanged).
+resumes where it stopped (everything already stored is skipped as unchanged). A reader
+backend (:mod:`medora.library.ingest_jobs`) may read and chunk files in other processes; this
+driver still applies their results one file at a time, in input order.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator, Protocol
 
 from medora.errors import MedoraError, ReaderError
-from medora.library.chunking import chunk_document
+from medora.library.chunking import Chunk, chunk_document
 from medora.library.store import DocWrite, LibraryStore
 from medora.models import Source
 from medora.sources.readers.base import ParsedDocument, Reader, Skipped
@@ -67,6 +69,42 @@ class IngestReport:
 ProgressFn = Callable[[IngestReport], None]
 
 
+@dataclass
+class ChunkedDocument:
+    """A document read, hashed and chunked by a worker process, ready for the driver to store."""
+
+    doc: ParsedDocument
+    content_hash: str
+    chunks: list[Chunk]
+
+    @classmethod
+    def of(cls, doc: ParsedDocument) -> ChunkedDocument:
+        return cls(doc, doc.content_hash(), chunk_document(doc))
+
+
+FileItems = Iterable[ParsedDocument | ChunkedDocument | Skipped]
+
+
+class ReaderBackend(Protocol):
+    """Reads files ahead of the driver, elsewhere; yields (path, reader, items or None) in input order.
+
+    ``wanted(path)`` is False for a file the driver will most likely skip unread; such files (and
+    those without a reader) come back with None and the driver reads them itself if it must.
+    """
+
+    def read(self, inputs: Iterable[tuple[Path, Reader | None]],
+             wanted: Callable[[Path], bool]) -> Iterator[tuple[Path, Reader | None, FileItems | None]]: ...
+
+
+def rejection(path: Path, reader: Reader, exc: Exception) -> tuple[str, str]:
+    """The (file, reason) reported for a file whose reading raised ``exc``."""
+    if isinstance(exc, ReaderError):
+        return exc.path, exc.reason
+    if isinstance(exc, MedoraError):
+        return str(path), str(exc)
+    return str(path), " ".join(f"{reader.name} reader could not read it ({type(exc).__name__}: {exc})".split())
+
+
 def _file_key(path: Path) -> tuple[str, str | None]:
     """(stable key, sha256) of an input file; directories get no digest (they are always read)."""
     key = str(path.resolve())
@@ -96,16 +134,21 @@ class Ingestor:
         self.seen: dict[str, str] = {}  # external_id -> file it came from in this run
         self._batch: list[DocWrite] = []
         self._batch_passages = 0
+        self._file_keys: dict[Path, tuple[str, str | None]] = {}
 
-    def run(self, inputs: Iterable[tuple[Path, Reader | None]], *, prune: bool = False) -> IngestReport:
+    def run(self, inputs: Iterable[tuple[Path, Reader | None]], *, prune: bool = False,
+            reader_backend: ReaderBackend | None = None) -> IngestReport:
+        """Ingest ``inputs``, read in this process or, ahead of time, by ``reader_backend``."""
         started = time.perf_counter()
-        for path, reader in inputs:
+        planned = (reader_backend.read(inputs, self._may_read) if reader_backend is not None
+                   else ((path, reader, None) for path, reader in inputs))
+        for path, reader, items in planned:
             self.report.files += 1
             if reader is None:
                 reason = "no such file" if not path.exists() else "unknown format (no reader recognises it)"
                 self.report.rejected.append((str(path), reason))
                 continue
-            self._read_file(path, reader)
+            self._read_file(path, reader, items)
             self.progress(self.report)
         self._flush()
         if prune and not self.report.rejected:
@@ -120,14 +163,25 @@ class Ingestor:
         self.progress(self.report)
         return self.report
 
-    def _read_file(self, path: Path, reader: Reader) -> None:
-        key, digest = _file_key(path)
+    def _key(self, path: Path) -> tuple[str, str | None]:
+        if path not in self._file_keys:
+            self._file_keys[path] = _file_key(path)
+        return self._file_keys[path]
+
+    def _may_read(self, path: Path) -> bool:
+        """False when ``path`` was fully ingested before with the same digest (it will be skipped)."""
+        key, digest = self._key(path)
+        record = self.store.file_record(self.source_id, key) if digest is not None else None
+        return record is None or record[0] != digest
+
+    def _read_file(self, path: Path, reader: Reader, items: FileItems | None = None) -> None:
+        key, digest = self._key(path)
         if digest is not None and self._skip_unchanged_file(key, digest):
             return
         skipped: Counter = Counter()
         before = len(self.seen)
         try:
-            for item in reader.read(path):
+            for item in reader.read(path) if items is None else items:
                 if isinstance(item, Skipped):
                     skipped[item.reason] += item.count
                 else:
@@ -138,13 +192,8 @@ class Ingestor:
             self.report.skipped.update(skipped)
             if digest is not None:
                 self.store.record_file(self.source_id, key, digest, len(self.seen) - before, dict(skipped))
-        except ReaderError as exc:
-            self.report.rejected.append((exc.path, exc.reason))
-        except MedoraError as exc:
-            self.report.rejected.append((str(path), str(exc)))
         except Exception as exc:  # noqa: BLE001 - a reader bug on odd input must not stop the batch
-            reason = " ".join(f"{reader.name} reader could not read it ({type(exc).__name__}: {exc})".split())
-            self.report.rejected.append((str(path), reason))
+            self.report.rejected.append(rejection(path, reader, exc))
 
     def _skip_unchanged_file(self, key: str, digest: str) -> bool:
         """True (and the file's documents counted unchanged) when this exact file was fully ingested before."""
@@ -160,21 +209,22 @@ class Ingestor:
         self.report.skipped.update(record[1])
         return True
 
-    def _add(self, path: Path, doc: ParsedDocument, origin: str) -> None:
+    def _add(self, path: Path, item: ParsedDocument | ChunkedDocument, origin: str) -> None:
+        doc = item.doc if isinstance(item, ChunkedDocument) else item
         if doc.external_id in self.seen:
             self.report.rejected.append(
                 (str(path), f"duplicate document id {doc.external_id!r} (already read from {self.seen[doc.external_id]})")
             )
             return
         self.seen[doc.external_id] = str(path)
-        digest = doc.content_hash()
+        digest = item.content_hash if isinstance(item, ChunkedDocument) else doc.content_hash()
         state = self.states.get(doc.external_id)
         if state is not None and state.content_hash == digest and state.status == "active":
             self.report.unchanged += 1
             if state.origin != origin:
                 self.store.set_origin([state.id], origin)
             return
-        chunks = chunk_document(doc)
+        chunks = item.chunks if isinstance(item, ChunkedDocument) else chunk_document(doc)
         if not chunks:
             self.report.skipped["document has no text"] += 1
             return
