@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +37,19 @@ def run_cli(*args: str, check: bool = True, timeout: float = 600) -> subprocess.
     if check and proc.returncode != 0:
         raise AssertionError(f"medora {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}\n{proc.stdout}")
     return proc
+
+
+def medora_with(*args: str, prelude: str = "") -> subprocess.CompletedProcess[str]:
+    """``medora ARGS`` in a fresh Python that first runs ``prelude`` (e.g. hiding a package)."""
+    code = f"{prelude}\nfrom medora.cli import main\nmain({list(args)!r})"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+
+
+def closed_port() -> int:
+    """A local port with nothing listening (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

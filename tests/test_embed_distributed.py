@@ -15,15 +15,13 @@ import multiprocessing
 import os
 import shutil
 import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import closed_port, medora_with
 
 from medora.cli import main
 from medora.errors import UsageError
@@ -228,27 +226,15 @@ def test_cli_embeds_only_the_missing_passages(library, minilm, single, options, 
     assert vectors(library) == single
 
 
-def closed_port() -> int:
-    """A local port with nothing listening (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _medora(*args: str, prelude: str = "") -> subprocess.CompletedProcess[str]:
-    code = f"{prelude}\nfrom medora.cli import main\nmain({list(args)!r})"
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
-
-
 def test_cli_explains_an_unreachable_cluster_in_one_line(library):
     port = closed_port()
-    proc = _medora("library", "embed", "--library", str(library), "--ray", f"127.0.0.1:{port}")
+    proc = medora_with("library", "embed", "--library", str(library), "--ray", f"127.0.0.1:{port}")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert f"error: cannot reach a Ray cluster at 127.0.0.1:{port}" in proc.stderr
 
 
 def test_cli_names_the_extra_when_ray_is_missing(library):
-    proc = _medora("library", "embed", "--library", str(library), "--ray", "local",
+    proc = medora_with("library", "embed", "--library", str(library), "--ray", "local",
                    prelude="import sys; sys.modules['ray'] = None")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "pip install 'medora[cluster]'" in proc.stderr

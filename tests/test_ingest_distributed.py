@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import closing
@@ -21,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import closed_port, medora_with
 
 from medora.cli import EXIT_REJECTED, main
 from medora.library.ingest_jobs import WORKER_DIED
@@ -136,18 +135,6 @@ def test_a_worker_that_dies_on_a_file_gets_only_that_file_rejected_and_the_rerun
     assert content(library) == content(single["path"])
 
 
-def closed_port() -> int:
-    """A local port with nothing listening (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _medora(*args: str, prelude: str = "") -> subprocess.CompletedProcess[str]:
-    code = f"{prelude}\nfrom medora.cli import main\nmain({list(args)!r})"
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
-
-
 NO_RAY = "import sys; sys.modules['ray'] = None"
 
 
@@ -160,7 +147,7 @@ def test_cli_explains_bad_parallel_options_in_one_line(options, prelude, exit_co
                                                        tmp_path):
     port = closed_port()
     library = tmp_path / "library.db"
-    proc = _medora("library", "add", "pmc", "--from", str(shared_sources), "--library", str(library),
+    proc = medora_with("library", "add", "pmc", "--from", str(shared_sources), "--library", str(library),
                    *[o.format(port=port) for o in options], prelude=prelude)
     assert proc.returncode == exit_code, proc.stderr
     (line,) = proc.stderr.strip().splitlines()
