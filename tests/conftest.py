@@ -64,3 +64,13 @@ def full_library(tmp_path_factory, shared_sources):
                    "--format", "json", "-q")
     seconds = time.perf_counter() - started
     return {"path": path, "report": json.loads(proc.stdout), "seconds": seconds}
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A 2-CPU Ray instance on this machine for one test module (~10 s to start); the code under test
+    (the CLI, ``ray.init(address=...)``) joins it instead of starting its own."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()

@@ -104,15 +104,6 @@ def single(base_library, minilm, tmp_path_factory) -> dict[str, bytes]:
     return vectors(path)
 
 
-@pytest.fixture(scope="module")
-def ray_cluster():
-    """A 2-CPU Ray instance on this machine for the module (started once: ~10 s)."""
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
 def partly_embedded(library: Path, single: dict[str, bytes], model_id: str, missing: int) -> set[str]:
     """Give ``library`` the single-process vectors of all but ``missing`` passages; returns the missing hashes."""
     hashes = sorted(single)

@@ -90,15 +90,6 @@ def single(shared_sources, tmp_path_factory) -> dict:
     return {"path": path, "report": report, "rerun": add(path, shared_sources), "rows": rows(path)}
 
 
-@pytest.fixture(scope="module")
-def ray_cluster():
-    """A 2-CPU Ray instance on this machine for the module; the CLI joins it instead of starting one."""
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
 @pytest.mark.parametrize("options", [["--jobs", "2"], ["--ray", "local"]], ids=["jobs", "ray"])
 def test_parallel_ingestion_builds_the_single_process_library(options, single, shared_sources, tmp_path, request):
     if "--ray" in options:
