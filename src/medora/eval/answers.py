@@ -30,7 +30,7 @@ from medora.errors import ReaderError, UsageError
 from medora.eval.matcher import Calibration, Matcher, calibrate, load_nli_labels
 from medora.library.open import open_store
 from medora.library.sentences import split_sentences
-from medora.library.sqlite_store import SQLiteStore
+from medora.library.store import LibraryStore
 from medora.models import Answer
 from medora.retrieve.search import Retriever
 from medora.safety import check_red_flags, redact_phi
@@ -98,7 +98,7 @@ class Integrity:
     failures: Counter = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
 
-    def check(self, answer: Answer, store: SQLiteStore) -> None:
+    def check(self, answer: Answer, store: LibraryStore) -> None:
         self.answers += 1
         refs = {r.number: r.document_id for r in answer.references}
         statements = answer.statements()
@@ -169,7 +169,7 @@ class AudienceRun:
         }
 
 
-def run_kqa(store: SQLiteStore, settings: Settings, retriever: Retriever, questions: list[dict], matcher: Matcher,
+def run_kqa(store: LibraryStore, settings: Settings, retriever: Retriever, questions: list[dict], matcher: Matcher,
             audiences: tuple[str, ...], integrity: Integrity, progress: Progress) -> dict[str, dict]:
     out: dict[str, dict] = {}
     runs: dict[str, AudienceRun] = {}
@@ -242,7 +242,7 @@ def score_reference_answers(questions: list[dict], matcher: Matcher) -> dict:
 # -------------------------------------------------------------------------------- PubMedQA
 
 
-def run_pubmedqa(store: SQLiteStore, settings: Settings, retriever: Retriever, queries: list[dict],
+def run_pubmedqa(store: LibraryStore, settings: Settings, retriever: Retriever, queries: list[dict],
                  integrity: Integrity, progress: Progress) -> dict:
     own = _pubmedqa_documents(store)
     confusion = {g: dict.fromkeys(VERDICTS, 0) for g in ("yes", "no", "unclear")}
@@ -276,12 +276,15 @@ def run_pubmedqa(store: SQLiteStore, settings: Settings, retriever: Retriever, q
     return report
 
 
-def _pubmedqa_documents(store: SQLiteStore) -> dict[str, int]:
-    """PMID -> document id of the active PubMedQA abstracts in the library."""
-    rows = store.db.execute(
-        "SELECT d.external_id, d.id FROM documents d JOIN sources s ON s.id = d.source_id "
-        "WHERE s.name = 'pubmedqa' AND d.status = 'active'").fetchall()
-    return {str(ext): int(doc) for ext, doc in rows}
+def _pubmedqa_documents(store: LibraryStore) -> dict[str, int]:
+    """PMID -> document id of the active PubMedQA abstracts in the library (SQLite or PostgreSQL)."""
+    from medora.publish.database import transaction
+
+    with transaction(store, write=False) as db:
+        rows = db.execute(
+            "SELECT d.external_id, d.id FROM documents d JOIN sources s ON s.id = d.source_id "
+            "WHERE s.name = 'pubmedqa' AND d.status = 'active'").fetchall()
+    return {str(row[0]): int(row[1]) for row in rows}
 
 
 # ------------------------------------------------------------------------------- red flags
@@ -405,7 +408,7 @@ def _load_questions(sets: EvalSets) -> tuple[list[dict], list[dict], list[tuple[
     return kqa, pubmedqa, real
 
 
-def _ask(store: SQLiteStore, question: str, settings: Settings, retriever: Retriever, audience: str,
+def _ask(store: LibraryStore, question: str, settings: Settings, retriever: Retriever, audience: str,
          ask_ms: list[float]) -> Answer:
     t = time.perf_counter()
     answer = answer_question(store, question, settings, audience=audience, retriever=retriever)

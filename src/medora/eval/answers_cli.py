@@ -20,8 +20,9 @@ from medora.eval.answers import MATCHERS, VERDICTS
 
 @click.command("answers")
 @click.argument("eval_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--library", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Library to answer from (default: $MEDORA_LIBRARY, the config file, or the per-user data dir).")
+@click.option("--library", type=str, default=None,  # not a Path: it would turn postgresql:// into postgresql:/
+              help="Library to answer from: a SQLite file or a postgresql:// URL (default: $MEDORA_LIBRARY, "
+                   "$MEDORA_DATABASE_URL, the config file, or the per-user data dir).")
 @click.option("--red-flags", "red_flags", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="Labelled emergency questions (JSONL: question, emergency, category) for red-flag recall.")
 @click.option("--matcher", type=click.Choice(MATCHERS), default="auto", show_default=True,
@@ -31,7 +32,7 @@ from medora.eval.answers import MATCHERS, VERDICTS
 @click.option("--pubmedqa-limit", type=click.IntRange(1), default=None, help="Only the first N PubMedQA questions.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="Output format.")
-def eval_answers(eval_dir: Path, library: Path | None, red_flags: Path | None, matcher: str, audiences: str,
+def eval_answers(eval_dir: Path, library: str | None, red_flags: Path | None, matcher: str, audiences: str,
                  kqa_limit: int | None, pubmedqa_limit: int | None, fmt: str) -> None:
     """Measure answer quality on the evaluation sets in EVAL_DIR (kqa-dev, pubmedqa-1k, liveqa-med-dev).
 
@@ -51,7 +52,7 @@ def eval_answers(eval_dir: Path, library: Path | None, red_flags: Path | None, m
     handle_errors(_run)(eval_dir, library, red_flags, matcher, audiences, kqa_limit, pubmedqa_limit, fmt)
 
 
-def _run(eval_dir: Path, library: Path | None, red_flags: Path | None, matcher: str, audiences: str,
+def _run(eval_dir: Path, library: str | None, red_flags: Path | None, matcher: str, audiences: str,
          kqa_limit: int | None, pubmedqa_limit: int | None, fmt: str) -> None:
     from medora.eval.answers import evaluate_answers
     from medora.settings import load_settings
