@@ -22,6 +22,7 @@ from medora.library.migrate import migrate_library
 from medora.library.open import is_pg_url
 from medora.library.pg_store import PgStore, redact
 from medora.library.sqlite_store import SQLiteStore
+from medora.publish.database import transaction
 
 Summary = tuple[int, int, tuple[tuple[str, int], ...]]
 _COUNTS = ("SELECT (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM passages)",
@@ -41,9 +42,10 @@ def database_url(server_url: str, name: str) -> str:
 
 def summary(store) -> Summary:
     """(documents, passages, ((model, vectors), ...)) of a SQLite or PostgreSQL library."""
-    conn = store.db if isinstance(store, SQLiteStore) else store.conn
-    documents, passages = conn.execute(_COUNTS[0]).fetchone()
-    return int(documents), int(passages), tuple((m, int(n)) for m, n in conn.execute(_COUNTS[1]).fetchall())
+    with transaction(store, write=False) as db:
+        documents, passages = db.execute(_COUNTS[0]).fetchone()
+        vectors = tuple((row[0], int(row[1])) for row in db.execute(_COUNTS[1]).fetchall())
+    return int(documents), int(passages), vectors
 
 
 def check_server(server_url: str) -> None:
