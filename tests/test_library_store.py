@@ -214,3 +214,116 @@ def test_hybrid_hits_carry_both_lists_policy_scores(tmp_path):
     assert top.scores["rerank"] == top.score == pytest.approx(0.5 + 1.0)  # best in both lists
     assert [h.rank for h in result.hits] == list(range(1, len(result.hits) + 1))
     assert all(a.score >= b.score for a, b in zip(result.hits, result.hits[1:]))
+
+
+# ------------------------------------------------------------------ a batch that fails inside the write
+
+
+def _snapshot(path) -> list[str]:
+    """Everything a reader of the file sees, read through a fresh connection (not the writer's)."""
+    import sqlite3
+
+    con = sqlite3.connect(path)
+    try:
+        return list(con.iterdump()) + [repr(con.execute(
+            "SELECT rowid, title, section, body FROM passages_fts ORDER BY rowid").fetchall())]
+    finally:
+        con.close()
+
+
+def _writes(store, docs, existing=None):
+    from medora.library.chunking import chunk_document
+    from medora.library.store import DocWrite
+
+    source_id = store.upsert_source(Source(name="test"))
+    states = store.document_states(source_id)
+    return [DocWrite(source_id, d, d.content_hash(), chunk_document(d),
+                     existing=states.get(d.external_id) if existing else None) for d in docs]
+
+
+@pytest.fixture()
+def stored(tmp_path):
+    """A library holding two documents, and the snapshot every failed batch must leave unchanged."""
+    path = tmp_path / "lib.db"
+    store = SQLiteStore(path)
+    run(store, [doc("a", "Stored before the failure about thyroid."), doc("b", "Also stored about goiter.")])
+    yield store, path, _snapshot(path)
+    store.close()
+
+
+def _assert_unchanged_and_usable(store, path, before):
+    assert _snapshot(path) == before  # another connection sees exactly the old library
+    assert store.db.in_transaction is False  # the writer's transaction was closed, not left open
+    assert store.stats()["documents"] == 2 and store.integrity_check() == "ok"
+    assert [h.document.external_id for h in lexical_search(store, "thyroid")] == ["a"]
+    store.write_batch(_writes(store, [doc("z", "A later batch about thyroid works.")]))  # connection usable
+    assert store.stats()["documents"] == 3
+
+
+def test_constraint_violation_after_the_first_rows_rolls_back_the_batch(stored):
+    """Mutation: ROLLBACK -> COMMIT in SQLiteStore.write_batch leaves "c" and "d" behind."""
+    store, path, before = stored
+    # "c" and "d" are new; the third re-adds "a" as new, violating UNIQUE(source_id, external_id) after
+    # two documents and their passages were written in this transaction.
+    writes = _writes(store, [doc("c", "New text about thyroid."), doc("d", "More new text."),
+                             doc("a", "A clashing copy.")])
+    import sqlite3
+
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+        store.write_batch(writes)
+    _assert_unchanged_and_usable(store, path, before)
+
+
+@pytest.mark.parametrize("fail_at", [1, 2])
+def test_exception_between_documents_and_passages_rolls_back(stored, monkeypatch, fail_at):
+    """The document row is written, then inserting its passages fails (at the first or a later document)."""
+    store, path, before = stored
+    writes = _writes(store, [doc("c", "New text about thyroid."), doc("d", "More new text about thyroid.")])
+    calls = []
+    insert = store._insert_passages
+
+    def failing(*args):
+        calls.append(args[0])
+        if len(calls) == fail_at:
+            raise OSError("disk gone")
+        return insert(*args)
+
+    monkeypatch.setattr(store, "_insert_passages", failing)
+    with pytest.raises(OSError, match="disk gone"):
+        store.write_batch(writes)
+    assert len(calls) == fail_at  # the failure happened where intended, after document rows were inserted
+    monkeypatch.undo()
+    _assert_unchanged_and_usable(store, path, before)
+
+
+def test_interrupt_while_replacing_a_document_restores_its_old_passages(stored, monkeypatch):
+    """A changed document: old passages deleted, row updated, then Ctrl-C before the new passages; the old
+    version, its passages and its search entries come back (BaseException, not only Exception)."""
+    store, path, before = stored
+    writes = _writes(store, [doc("a", "Changed text about tremor.")], existing=True)
+    assert writes[0].existing is not None
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store, "_insert_passages", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        store.write_batch(writes)
+    monkeypatch.undo()
+    _assert_unchanged_and_usable(store, path, before)
+    assert not lexical_search(store, "tremor")
+
+
+def test_failure_at_the_end_of_the_batch_rolls_back(stored, monkeypatch):
+    """Every row written, the change counter fails just before COMMIT: still nothing is kept."""
+    store, path, before = stored
+    writes = _writes(store, [doc("c", "New text about thyroid.")])
+
+    def failing(what):
+        raise RuntimeError("counter failed")
+
+    monkeypatch.setattr(store, "_changed", failing)
+    with pytest.raises(RuntimeError, match="counter failed"):
+        store.write_batch(writes)
+    monkeypatch.undo()
+    _assert_unchanged_and_usable(store, path, before)
