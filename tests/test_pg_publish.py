@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html import escape
+from importlib import resources
 from pathlib import Path
 
 import click
@@ -66,8 +67,9 @@ QUESTION = "What are the side effects of atorvastatin?"
 LIST_SENTENCE = "Ask your doctor or pharmacist for a complete list."
 PASSWORD = "correct horse battery staple"
 ROLES = ("reader", "reviewer", "editor", "admin")
-MIGRATIONS = ["0001_library.sql", "0002_publishing.sql", "0003_audit_append_only.sql", "0004_threads.sql",
-              "0005_rate_limits.sql"]
+MIGRATIONS = sorted(f.name for f in resources.files("medora.library").joinpath("pg_migrations").iterdir()
+                    if f.name.endswith(".sql"))  # every shipped migration, applied in order
+NEWEST = int(MIGRATIONS[-1].split("_", 1)[0])
 
 
 @dataclass
@@ -148,7 +150,7 @@ def test_publishing_tables_come_from_numbered_migrations(lib):
                              " WHERE table_name = ? ORDER BY ordinal_position", ("rate_limits",)).fetchall()
     assert columns == [("key", "text", "NO"), ("tokens", "double precision", "NO"),
                        ("updated_at", "double precision", "NO")]
-    assert lib.store.schema_version() == 5
+    assert lib.store.schema_version() == NEWEST
     PgStore(lib.url, create=False).close()  # opening again applies nothing and refuses nothing
 
 
@@ -374,7 +376,7 @@ def test_follow_up_threads_on_postgresql(lib):
 def test_review_over_http_on_a_postgresql_library(lib):
     app = create_app(Settings(library=lib.url), ApiSettings(rate_per_second=0))
     with TestClient(app, raise_server_exceptions=False) as client:
-        assert client.get("/v1/ready").json()["schema_version"] == 5
+        assert client.get("/v1/ready").json()["schema_version"] == NEWEST
         login = client.post("/v1/auth/login", json={"username": "editor1", "password": PASSWORD})
         assert login.status_code == 200, login.text
         editor = {"Authorization": f"Bearer {login.json()['token']}"}
@@ -478,7 +480,7 @@ def test_medora_serve_on_a_postgresql_library(lib, tmp_path):
     proc, base = _start_server(lib.url, tmp_path / "server.log")  # `medora serve --library postgresql://...`
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
-            assert client.get("/v1/health").json()["schema_version"] == 5
+            assert client.get("/v1/health").json()["schema_version"] == NEWEST
             login = client.post("/v1/auth/login", json={"username": "reviewer1", "password": PASSWORD})
             assert login.status_code == 200 and login.json()["user"]["role"] == "reviewer"
             assert client.get("/v1/review/queue", headers=auth(lib, "reviewer")).json()["total"] == 0

@@ -333,6 +333,10 @@ def library() -> None:
 @click.option("--from", "from_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder with local copies of the sources (default: $MEDORA_SOURCES_DIR; else download).")
 @click.option("--no-verify", is_flag=True, help="Accept local copies whose checksum differs from the pinned one.")
+@click.option("--drug", "drugs", multiple=True, metavar="NAME",
+              help="With `openfda`: fetch the current labels of NAME (generic or brand) from the openFDA API.")
+@click.option("--max-labels", type=click.IntRange(1, 25000), default=1000, show_default=True,
+              help="With `openfda --drug`: most labels fetched per drug.")
 @click.option("--jobs", type=click.IntRange(1), default=None,
               help="Parallel workers reading and chunking files: local processes (default 1: this process).")
 @click.option("--ray", "ray_address", default=None, metavar="ADDRESS",
@@ -342,8 +346,9 @@ def library() -> None:
 @format_option(["text", "json"], "text")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @handle_errors
-def library_add(names, add_all, from_dir, no_verify, jobs, ray_address, library, fmt, quiet) -> None:
-    """Add public sources by name: medquad, uspstf, pubmedqa, dailymed, pubmed, pmc.
+def library_add(names, add_all, from_dir, no_verify, drugs, max_labels, jobs, ray_address, library, fmt,
+                quiet) -> None:
+    """Add public sources by name: medquad, uspstf, pubmedqa, dailymed, pubmed, pmc; or openfda (online).
 
     \b
     Files come from --from / $MEDORA_SOURCES_DIR when set (laid out as NAME/FILE, like
@@ -356,7 +361,11 @@ def library_add(names, add_all, from_dir, no_verify, jobs, ray_address, library,
       medora library add --all --from ../shared/data/sources
       medora library add medquad uspstf
       medora library add pmc --jobs 4
+      medora library add openfda --drug atorvastatin --drug Plavix   # current labels from api.fda.gov
+      medora library add openfda --all   # openFDA's bulk label download, resumed part by part
     """
+    if "openfda" in names or drugs:
+        return _add_openfda(names, add_all, drugs, max_labels, library, fmt, quiet)
     from contextlib import closing
 
     from medora.library.ingest_jobs import make_reader_backend
@@ -396,6 +405,34 @@ def library_add(names, add_all, from_dir, no_verify, jobs, ray_address, library,
     if fmt == "json":
         _print_json(results)
     if rejected:
+        sys.exit(EXIT_REJECTED)
+
+
+def _add_openfda(names, add_all, drugs, max_labels, library, fmt, quiet) -> None:
+    """`library add openfda --drug NAME…` (the label API) or `library add openfda --all` (the bulk download)."""
+    from medora.progress import ingest_progress
+    from medora.sources.online import openfda
+
+    if tuple(names) != ("openfda",) or bool(drugs) == add_all:
+        raise click.UsageError("use `library add openfda --drug NAME…` or `library add openfda --all`, "
+                               "on their own (openfda is online; add other sources in a separate command)")
+    settings = _settings(library)
+    with _open(settings, create=True) as store, ingest_progress("add openfda", quiet=quiet) as progress:
+        make = lambda source: _ingestor(store, source, progress)  # noqa: E731
+        if drugs:
+            report, found = openfda.add_drugs(store, settings, list(drugs), make, max_labels=max_labels)
+        else:
+            report, parts = openfda.add_bulk(store, settings, make)
+            found = {p.name: p.records or 0 for p in parts}
+    if fmt == "json":
+        _print_json({"openfda": {**report.as_dict(), "labels_found": found}})
+    else:
+        _report(report, fmt, "add openfda")
+        for name, n in found.items():
+            out.print(f"  {name}: {n:,} label{'s' if n != 1 else ''}" + (" (none found)" if not n else ""),
+                      markup=False)
+        out.print(f"  licence: {openfda.SOURCE.license}. {openfda.SOURCE.attribution}", markup=False)
+    if report.rejected:
         sys.exit(EXIT_REJECTED)
 
 
@@ -560,6 +597,53 @@ def library_show(doc_id, library, fmt) -> None:
     for p in passages:
         out.print(f"\n[dim]#{p.id} {' › '.join(p.section_path)} ({p.section_type or 'untyped'})[/dim]")
         out.print(p.text, markup=False)
+
+
+@library.command("concepts")
+@click.argument("query", required=False)
+@click.option("--rebuild", is_flag=True, help="Remake the concept index from every active document's metadata "
+              "(for a library ingested before the index existed).")
+@click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True,
+              help="Documents listed per concept.")
+@library_option
+@format_option(["text", "json"], "text")
+@handle_errors
+def library_concepts(query, rebuild, limit, library, fmt) -> None:
+    """Drugs and conditions named in QUERY (brands, misspellings, synonyms), with their documents.
+
+    \b
+    Examples:
+      medora library concepts "Coumadine"
+      medora library concepts "Can I take amoxcicilin for gout?" --format json
+      medora library concepts --rebuild
+    """
+    from medora.errors import UsageError
+    from medora.retrieve.concepts import resolve_concepts
+
+    if not rebuild and not (query or "").strip():
+        raise UsageError("give a QUERY (a drug or condition name, or a question) or --rebuild")
+    settings = _settings(library)
+    with _open(settings) as store:
+        counts = store.rebuild_concepts() if rebuild else None
+        matches = resolve_concepts(store, query) if (query or "").strip() else []
+        docs = store.documents(sorted({d for m in matches for d in m.doc_ids[:limit]}))
+    rows = [{**m.as_dict(), "documents": [{"id": d, "title": docs[d].title, "doc_type": docs[d].doc_type,
+                                           "source": docs[d].source} for d in m.doc_ids[:limit] if d in docs]}
+            for m in matches]
+    if fmt == "json":
+        _print_json({"query": query, "rebuilt": counts, "concepts": rows})
+        return
+    if counts is not None:
+        out.print(f"concept index rebuilt: {counts['concepts']:,} concepts, {counts['names']:,} names, "
+                  f"{counts['links']:,} document links", markup=False)
+    if query and not rows:
+        out.print(f"no concept of this library is named in {query!r}", markup=False)
+    for r in rows:
+        how = f"{r['name_kind']} name {r['name']!r}" + (f", misspelt (similarity {r['score']:.2f})" if r["fuzzy"] else "")
+        out.print(f"[bold]{r['preferred']}[/bold] ({r['kind']}, concept {r['concept_id']}): "
+                  f"{r['matched_text']!r} is its {how}; {len(r['doc_ids'])} document(s)", highlight=False)
+        for d in r["documents"]:
+            out.print(f"  [{d['id']}] {d['title']} — {d['doc_type']} ({d['source']})", markup=False)
 
 
 @library.command("known")

@@ -137,6 +137,8 @@ class SearchedQuestion(BaseModel):
     expansions: dict[str, str] = Field(default_factory=dict, description="Abbreviation -> expansion searched")
     corrections: dict[str, str] = Field(default_factory=dict, description="Word as written -> word searched")
     drugs: dict[str, str] = Field(default_factory=dict, description="Drug name as written -> generic name")
+    concepts: dict[str, str] = Field(default_factory=dict, description="Brand or misspelt drug name as written -> "
+                                     "the library concept's generic name searched, e.g. Coumadine -> warfarin")
     notes: list[str] = Field(default_factory=list)
 
 
@@ -155,6 +157,28 @@ class AnswerSection(BaseModel):
     statements: list[Statement]
 
 
+class LiveProvenance(BaseModel):
+    """Where and when a live search found a document (sources pubmed-live, openfda-live)."""
+
+    service: str = Field(description="PubMed or openFDA")
+    query: str | None = Field(None, description="The search sent (the cleaned, redacted question's words)")
+    retrieved_at: str = Field(description="When it was retrieved (UTC, ISO 8601)")
+    id: str | None = Field(None, description="PMID or set_id")
+    url: str | None = None
+
+
+class LiveSearch(BaseModel):
+    """What the live search of outside sources did for this answer (``live`` setting, ``--live``)."""
+
+    searched: bool = Field(description="False when `auto` found the library's evidence sufficient")
+    finished: bool = Field(description="False when the deadline passed before every service answered")
+    services: list[str] = Field(default_factory=list)
+    documents_added: int = 0
+    errors: list[str] = Field(default_factory=list)
+    seconds: float = 0.0
+    notices: list[str] = Field(default_factory=list)
+
+
 class Reference(BaseModel):
     number: int
     document_id: int
@@ -167,6 +191,7 @@ class Reference(BaseModel):
     grade: str | None = None
     section: str | None = Field(None, description="Section path of the first cited passage")
     evidence_label: str = Field(description="Human label: document type, grade, year")
+    live: LiveProvenance | None = Field(None, description="Set when the document came from a live search")
 
 
 class Answer(BaseModel):
@@ -197,6 +222,7 @@ class Answer(BaseModel):
     thread_id: str | None = None
     searched_as: SearchedQuestion | None = None
     generation: GenerationReport | None = None
+    live: LiveSearch | None = Field(None, description="The live search of outside sources, when it was on")
     disclaimer: str
     scores: dict[str, float] = Field(default_factory=dict)
     timings_ms: dict[str, float] = Field(default_factory=dict)

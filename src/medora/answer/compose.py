@@ -161,6 +161,9 @@ def answer_question(store: LibraryStore, question: str, settings: Settings, audi
     if retrieval.question is not None:
         base["searched_as"] = SearchedQuestion(**retrieval.question.as_dict())
         notices.extend(_spelling_notice(retrieval.question.corrections))
+        if retrieval.question.concepts:  # brands and misspelt drugs searched by their generic name
+            pairs = ", ".join(f"{old} → {new}" for old, new in retrieval.question.concepts.items())
+            notices.append(f"Drug names: searched as {pairs}.")
     timings["retrieve"] = (time.perf_counter() - t0) * 1000
     timings.update({f"retrieve.{k}": v for k, v in retrieval.timings_ms.items()})
 

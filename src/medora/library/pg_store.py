@@ -29,6 +29,7 @@ import psycopg
 from psycopg import sql
 
 from medora.errors import LibraryError
+from medora.library import concepts
 from medora.library.chunking import embedding_input
 from medora.library.store import DocState, DocWrite
 from medora.models import Document, Passage, Source
@@ -269,6 +270,9 @@ class PgStore:
             for w in writes:
                 doc_id = self._write_document(db, w, now)
                 passages.extend(_passage_rows(doc_id, w))
+                concepts.link_document(_qmark(db), doc_id, concepts.concepts_of(w.doc.title, w.doc.doc_type,
+                                                                                 w.doc.metadata),
+                                       fresh=w.existing is None)
             with db.cursor().copy(
                 "COPY passages (document_id, ordinal, title, section_path, section_type, text, sentences,"
                 " content_hash) FROM STDIN"
@@ -307,7 +311,30 @@ class PgStore:
                 (_now(), list(doc_ids)),
             )]
             db.execute("UPDATE passages SET searchable = false WHERE document_id = ANY(%s::bigint[])", (changed,))
+            concepts.unlink_documents(_qmark(db), changed)
         return len(changed)
+
+    # ------------------------------------------------------------------ concepts (library/concepts.py)
+
+    def concepts_version(self) -> tuple[int, int]:
+        """Moves whenever the concept index may have changed (the library generation: O(1))."""
+        return self.data_version()
+
+    def concept_names(self) -> list[tuple[int, str, str, str, str, str]]:
+        """(concept id, kind, preferred name, normalized name, name, name kind) for every indexed name."""
+        return self.conn.execute(concepts.NAME_ROWS_SQL).fetchall()
+
+    def concept_links(self) -> list[tuple[int, int]]:
+        """(concept id, document id) for every active document about a concept."""
+        return self.conn.execute(concepts.LINK_ROWS_SQL).fetchall()
+
+    def rebuild_concepts(self) -> dict[str, int]:
+        """Remake the concept index from the active documents' metadata (one transaction)."""
+        with self._writing("rebuild the concept index") as db:
+            return concepts.rebuild(_qmark(db))
+
+    def concept_counts(self) -> dict[str, int]:
+        return concepts.index_counts(_qmark(self.conn))
 
     # ------------------------------------------------------------------ lexical search
 
@@ -612,6 +639,11 @@ def dense_query(model_id: str, dim: int) -> sql.Composed:
         " JOIN passages p ON p.content_hash = n.content_hash AND p.searchable"
         " ORDER BY n.distance, p.id LIMIT %s"
     ).format(dim=sql.Literal(dim), model=sql.Literal(model_id))
+
+
+def _qmark(db: psycopg.Connection):
+    """``execute`` taking the ``?`` placeholders of the SQL shared with the SQLite library."""
+    return lambda query, params=(): db.execute(query.replace("?", "%s"), params)
 
 
 def _index_name(model_id: str) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from medora.errors import LibraryError
+from medora.library import concepts
 from medora.library.chunking import Chunk, embedding_input
 from medora.library.store import DocState, DocWrite
 from medora.models import Document, Passage, Source
@@ -200,7 +201,10 @@ class SQLiteStore:
                         (*values, now, doc_id),
                     )
                 self._insert_passages(doc_id, d.title, w.chunks)
+                concepts.link_document(db.execute, doc_id, concepts.concepts_of(d.title, d.doc_type, d.metadata),
+                                       fresh=w.existing is None)
             self._changed("passages")
+            self._changed("concepts")
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -258,8 +262,10 @@ class SQLiteStore:
                         "DELETE FROM passages_fts WHERE rowid IN (SELECT id FROM passages WHERE document_id = ?)",
                         (doc_id,),
                     )
+                    concepts.unlink_documents(db.execute, [doc_id])
             if changed:
                 self._changed("passages")
+                self._changed("concepts")
             db.execute("COMMIT")
             return changed
         except BaseException:
@@ -357,6 +363,35 @@ class SQLiteStore:
     def data_version(self) -> tuple[int, int]:
         """Changes whenever passages or embeddings change (for caches kept outside the database)."""
         return tuple(self.db.execute("SELECT passages, embeddings FROM library_changes").fetchone())
+
+    # ------------------------------------------------------------------ concepts (library/concepts.py)
+
+    def concepts_version(self) -> int:
+        """Moves whenever the concept index changes (O(1): for the resolver's cache)."""
+        return self.db.execute("SELECT concepts FROM library_changes").fetchone()[0]
+
+    def concept_names(self) -> list[tuple[int, str, str, str, str, str]]:
+        """(concept id, kind, preferred name, normalized name, name, name kind) for every indexed name."""
+        return self.db.execute(concepts.NAME_ROWS_SQL).fetchall()
+
+    def concept_links(self) -> list[tuple[int, int]]:
+        """(concept id, document id) for every active document about a concept."""
+        return self.db.execute(concepts.LINK_ROWS_SQL).fetchall()
+
+    def rebuild_concepts(self) -> dict[str, int]:
+        """Remake the concept index from the active documents' metadata (one transaction)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            counts = concepts.rebuild(self.db.execute)
+            self._changed("concepts")
+            self.db.execute("COMMIT")
+            return counts
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def concept_counts(self) -> dict[str, int]:
+        return concepts.index_counts(self.db.execute)
 
     def _changed(self, what: str) -> None:
         """Bump a ``library_changes`` counter (inside the caller's transaction)."""

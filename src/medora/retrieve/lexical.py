@@ -11,7 +11,10 @@ from medora.retrieve.query import content_terms, fts_match
 def lexical_search(store: LibraryStore, question: str, limit: int = 20,
                    normalize: frozenset[str] = DEFAULT_STEPS) -> list[SearchHit]:
     """Top ``limit`` passages for ``question`` (cleaned by the ``normalize`` steps) by BM25, with their documents."""
-    terms = content_terms(normalize_question(question, LibrarySpeller(store), normalize).text)
+    from medora.retrieve.concepts import resolve_concepts
+
+    resolver = lambda text: resolve_concepts(store, text)  # noqa: E731
+    terms = content_terms(normalize_question(question, LibrarySpeller(store), normalize, concepts=resolver).text)
     ranked = store.lexical_search(fts_match(terms), limit)
     return hydrate(store, ranked, "bm25")
 

@@ -4,8 +4,10 @@
 "Re:"/"Fwd:", NDC, lot and phone numbers, URLs, e-mail addresses), writes common clinical
 abbreviations out (``data/abbreviations.toml``), corrects words that neither the library nor an
 English/medical word list knows to the nearest library term (edit distance, ties to the more
-frequent term) and, when the ``drug-named-entity-recognition`` package is installed, adds the
-generic name after a brand name. Every change is recorded so an answer can show it.
+frequent term), writes the generic name after a drug named by a brand or a misspelling that the
+library's concept index knows (``retrieve/concepts.py``: "Coumadine" -> "Coumadin (warfarin)") and,
+when the ``drug-named-entity-recognition`` package is installed, adds the generic name after a
+brand name. Every change is recorded so an answer can show it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 import re
 import tomllib
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -26,8 +28,8 @@ from medora.retrieve.query import STOPWORDS
 
 log = logging.getLogger(__name__)
 
-STEPS = ("chatter", "abbreviations", "speller", "drugs")
-DEFAULT_STEPS = frozenset({"chatter", "abbreviations", "speller"})
+STEPS = ("chatter", "abbreviations", "speller", "drugs", "concepts")
+DEFAULT_STEPS = frozenset({"chatter", "abbreviations", "concepts", "speller"})
 # Debian's word lists (wamerican-huge, wbritish-huge: every inflected form; hunspell-en-us and
 # hunspell-en-med: base forms): real words the library lacks are left alone.
 WORD_LISTS = (Path("/usr/share/dict/american-english-huge"), Path("/usr/share/dict/british-english-huge"),
@@ -76,13 +78,15 @@ class NormalizedQuestion:
     expansions: dict[str, str] = field(default_factory=dict)  # abbreviation -> its expansion
     corrections: dict[str, str] = field(default_factory=dict)  # word as written -> correction
     drugs: dict[str, str] = field(default_factory=dict)  # drug name as written -> generic name
+    concepts: dict[str, str] = field(default_factory=dict)  # brand/misspelt drug as written -> name searched
+    matches: list = field(default_factory=list)  # retrieve.concepts.ConceptMatch found in the question
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         """For answers and logs: removed chatter by kind only (it may hold phone numbers or e-mail addresses)."""
         return {"text": self.text, "removed": sorted({k for k, _ in self.removed}),
                 "expansions": self.expansions, "corrections": self.corrections, "drugs": self.drugs,
-                "notes": self.notes}
+                "concepts": self.concepts, "notes": self.notes}
 
 
 # ---------------------------------------------------------------- chatter
@@ -320,7 +324,8 @@ def add_generic_names(text: str) -> tuple[str, dict[str, str] | None]:
 # ---------------------------------------------------------------- the step
 
 def normalize_question(text: str, vocabulary: Speller | None,
-                       steps: Iterable[str] = DEFAULT_STEPS) -> NormalizedQuestion:
+                       steps: Iterable[str] = DEFAULT_STEPS, concepts: Callable[[str], list] | None = None
+                       ) -> NormalizedQuestion:
     """Apply the chosen ``steps`` (see ``STEPS``); drug names are found before spelling so brands stay as written."""
     steps = frozenset(steps)
     if steps - set(STEPS):
@@ -338,8 +343,14 @@ def normalize_question(text: str, vocabulary: Speller | None,
             out.notes.append("brand names are not mapped to generic names: `pip install drug-named-entity-recognition`")
         else:
             out.drugs = drugs
+    if "concepts" in steps and concepts is not None:  # the library's concept index (retrieve/concepts.py)
+        from medora.retrieve.concepts import searched_names
+
+        out.matches = concepts(out.text)
+        out.text, out.concepts = searched_names(out.text, out.matches)
     if "speller" in steps and vocabulary is not None:
-        out.text, out.corrections = correct_spelling(out.text, vocabulary, keep=out.drugs)
+        out.text, out.corrections = correct_spelling(out.text, vocabulary,
+                                                     keep=[*out.drugs, *out.concepts, *out.concepts.values()])
         if vocabulary.note:
             out.notes.append(vocabulary.note)
     return out

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from medora.library.store import LibraryStore
 from medora.models import SearchHit
+from medora.retrieve.concepts import resolve_concepts
 from medora.retrieve.lexical import hydrate
 from medora.retrieve.normalize import (
     DEFAULT_STEPS,
@@ -91,6 +92,7 @@ class Retriever:
         self.feedback = feedback
         self.normalize = normalize  # normalize.STEPS to apply to each question
         self.speller = LibrarySpeller(store)
+        self.concepts = lambda text: resolve_concepts(store, text)  # the library's concept index, cached
         self.lexical_weight = lexical_weight
         self.match_terms = match_terms
         self.mode = mode
@@ -140,7 +142,7 @@ class Retriever:
         """Top ``k`` passages; ``preference`` adds a bonus by document type (the reader's audience)."""
         timings: dict[str, float] = {}
         t = time.perf_counter()
-        normalized = normalize_question(question, self.speller, self.normalize)
+        normalized = normalize_question(question, self.speller, self.normalize, concepts=self.concepts)
         question = normalized.text
         timings["normalize"] = (time.perf_counter() - t) * 1000
         dense_joins = self.mode != "lexical" and self.dense_available()
