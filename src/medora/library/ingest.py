@@ -163,6 +163,15 @@ class Ingestor:
         self.progress(self.report)
         return self.report
 
+    def run_documents(self, batches: Iterable[tuple[str, Iterable[ParsedDocument]]]) -> IngestReport:
+        """Ingest documents that came from no local file (a web service's responses). Each batch is
+        (origin, documents), ``origin`` naming where they came from (a URL without its key)."""
+        given = [(Path(origin), origin, list(docs)) for origin, docs in batches]
+        for path, origin, _ in given:
+            self._file_keys[path] = (origin, None)  # no file to hash: always read, origin kept as written
+        return self.run([(path, _GIVEN) for path, _, _ in given],
+                        reader_backend=_GivenDocuments([(path, docs) for path, _, docs in given]))
+
     def _key(self, path: Path) -> tuple[str, str | None]:
         if path not in self._file_keys:
             self._file_keys[path] = _file_key(path)
@@ -246,3 +255,29 @@ class Ingestor:
                 self.report.changed_document_ids.append(w.existing.id)
         self._batch = []
         self._batch_passages = 0
+
+
+class _GivenReader:
+    """Stands for "documents handed over already read" (``Ingestor.run_documents``); never reads a file."""
+
+    name = "given"
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        return False
+
+    def read(self, path: Path) -> Iterator[ParsedDocument | Skipped]:
+        raise ReaderError(str(path), "documents for this origin were not handed over")
+
+
+_GIVEN = _GivenReader()
+
+
+class _GivenDocuments:
+    """A reader backend whose "files" are batches of documents already in memory."""
+
+    def __init__(self, batches: list[tuple[Path, list[ParsedDocument]]]):
+        self.batches = dict(batches)
+
+    def read(self, inputs, wanted):
+        for path, reader in inputs:
+            yield path, reader, self.batches.get(path, [])

@@ -1,0 +1,1 @@
+"""Clients of outside web services (openFDA, NCBI E-utilities): live evidence and online sources."""
