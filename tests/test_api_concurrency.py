@@ -78,6 +78,7 @@ def _staff_loop(base: str, token: str, role: str, slugs: list[str], seed: int, d
                 writes: list[Write], statuses: Counter) -> None:
     rng = random.Random(seed)
     with httpx.Client(base_url=base, timeout=60, headers={"Authorization": f"Bearer {token}"}) as client:
+        me = client.get("/v1/auth/me").json()["user"]["username"]
         for _ in range(MAX_LOOPS):
             if time.monotonic() > deadline:
                 return
@@ -86,6 +87,8 @@ def _staff_loop(base: str, token: str, role: str, slugs: list[str], seed: int, d
             statuses[read.status_code] += 1
             review = read.json()["review"]
             action = rng.choice(CHOICES[(role, review["state"])])
+            if action == "approve" and review["claimed_by"] != me:  # four eyes: only the claim holder approves
+                action = "claim"  # a take-over
             response = _act(client, slug, action, review["revision"])
             statuses[response.status_code] += 1
             after = response.json()

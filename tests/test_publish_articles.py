@@ -24,7 +24,9 @@ from medora.publish import (
     workflow,
 )
 from medora.publish.actors import ROLES
+from medora.publish import articles
 from medora.publish.articles import ArticleState, slugify
+from medora.publish.database import transaction
 from medora.publish.errors import (
     Conflict,
     Forbidden,
@@ -187,6 +189,13 @@ def test_every_state_action_role_through_the_service(lib):
         before = lib.svc.get(slug, admin)
         audit_before = len(lib.svc.history(slug, admin))
         expected = expected_outcome(state, action, role)
+        if action == "approve" and isinstance(expected, str):  # four eyes: the approver holds the claim...
+            actor = lib.users[role]
+            lib.store.db.execute("UPDATE articles SET claimed_by = ? WHERE slug = ?", (actor.user_id, slug))
+            before = lib.svc.get(slug, admin)
+            with transaction(lib.store, write=False) as db:  # ...and wrote no part of the version
+                if actor.username in articles.authors(db, before.id, before.current_version):
+                    expected = Forbidden
         if isinstance(expected, str):
             after = _perform(lib, action, slug, lib.users[role], before.revision, answer)
             assert (after.state, after.revision) == (expected, before.revision + 1), (state, action, role)
@@ -199,6 +208,53 @@ def test_every_state_action_role_through_the_service(lib):
             assert len(lib.svc.history(slug, admin)) == audit_before
         checked += 1
     assert checked == 7 * 10 * 6
+
+
+# How the approver took part in the current version, and whether approval is then refused (four eyes).
+PARTS = ("none", "created", "revised", "variant", "note", "added_statement", "removed", "moved", "commented")
+
+
+@pytest.mark.parametrize("approver,part,claim", [
+    (a, p, c) for a, p, c in itertools.product(("reviewer", "admin"), PARTS, ("self", "other", "nobody"))
+    if not (a == "reviewer" and p in ("created", "revised"))])  # only editors and admins write versions
+def test_four_eyes_only_the_claim_holder_who_wrote_nothing_of_the_version_approves(lib, approver, part, claim):
+    editor, actor = lib.users["editor"], lib.users[approver]
+    other = lib.users["admin" if approver == "reviewer" else "reviewer"]
+    author = actor if part in ("created", "revised") else editor
+    art = lib.svc.create(lib.answer(), author if part == "created" else editor)
+    if part == "revised":
+        art = lib.svc.revise(art.slug, lib.answer(), author, art.revision)
+    art = lib.svc.submit(art.slug, editor, art.revision)
+    art = lib.svc.claim(art.slug, actor, art.revision)
+    s1 = "s1"
+    if part == "variant":
+        art = lib.svc.add_variant(art.slug, lib.answer(audience="patient"), actor, art.revision)
+    elif part == "note":
+        art = lib.svc.add_note(art.slug, actor, art.revision, "bottom_line", 0, "Check renal function first.")
+    elif part == "added_statement":
+        cite = lib.svc.version(art.slug, editor).answer.statements()[-1].citations[0]
+        art = lib.svc.add_statement(art.slug, actor, art.revision, "bottom_line", 0, cite.passage_id, cite.start,
+                                    cite.end, cite.quote)
+    elif part == "removed":
+        art = lib.svc.remove_statement(art.slug, actor, art.revision, s1)
+    elif part == "moved":
+        art = lib.svc.move_statement(art.slug, actor, art.revision, lib.svc.version(art.slug, editor)
+                                     .answer.sections[0].statements[-1].id, 0)
+    elif part == "commented":
+        art = lib.svc.comment(art.slug, actor, art.revision, "Looks right.")
+    if claim == "other":
+        art = lib.svc.claim(art.slug, other, art.revision)
+        assert lib.svc.history(art.slug, editor)[-1].detail == {"took_over_from": actor.username}
+    elif claim == "nobody":
+        lib.store.db.execute("UPDATE articles SET claimed_by = NULL WHERE slug = ?", (art.slug,))
+    allowed = claim == "self" and part in ("none", "commented")
+    if allowed:
+        assert lib.svc.approve(art.slug, actor, art.revision).state == "approved"
+        return
+    with pytest.raises(Forbidden, match="four eyes" if claim == "self" else "claim"):
+        lib.svc.approve(art.slug, actor, art.revision)
+    after = lib.svc.get(art.slug, editor)
+    assert (after.state, after.approved_version) == ("under_review", None)
 
 
 @pytest.mark.parametrize("role", ALL_ROLES)
@@ -339,11 +395,11 @@ def test_same_question_is_one_article_and_colliding_slugs_are_numbered(lib):
     answer = lib.answer()
     first = lib.svc.create(answer, editor)
     with pytest.raises(Conflict) as caught:
-        lib.svc.create(answer.model_copy(update={"question": "  what are the side effects of ATORVASTATIN "}), editor)
+        lib.svc.create(answer.model_copy(update={"question": "  what are the side effects of ATORVASTATIN ", "title": "  what are the side effects of ATORVASTATIN "}), editor)
     assert caught.value.current.slug == first.slug
-    second = lib.svc.create(answer.model_copy(update={"question": "What are the side-effects of atorvastatin?"}),
+    second = lib.svc.create(answer.model_copy(update={"question": "What are the side-effects of atorvastatin?", "title": "What are the side-effects of atorvastatin?"}),
                             editor)
-    third = lib.svc.create(answer.model_copy(update={"question": "What are the side effects of atorvastatín?"}),
+    third = lib.svc.create(answer.model_copy(update={"question": "What are the side effects of atorvastatín?", "title": "What are the side effects of atorvastatín?"}),
                            editor)
     assert [first.slug, second.slug, third.slug] == [
         "what-are-the-side-effects-of-atorvastatin",
@@ -389,7 +445,10 @@ def test_audience_variants_share_the_review_state_of_their_version(lib):
         lib.svc.add_variant(art.slug, patient, reviewer, art.revision)
     with pytest.raises(InvalidInput, match="unknown audience"):
         lib.svc.add_variant(art.slug, patient.model_copy(update={"audience": "martian"}), reviewer, art.revision)
-    art = lib.svc.approve(art.slug, reviewer, art.revision)
+    with pytest.raises(Forbidden, match="four eyes"):  # the reviewer added a variant: not theirs to approve
+        lib.svc.approve(art.slug, reviewer, art.revision)
+    art = lib.svc.claim(art.slug, lib.users["admin"], art.revision)
+    art = lib.svc.approve(art.slug, lib.users["admin"], art.revision)
     for audience in ("clinician", "patient"):
         shown = lib.svc.published(art.slug, audience=audience).version
         assert (shown.version, shown.audience, shown.audiences) == (1, audience, ["clinician", "patient"])
@@ -503,12 +562,14 @@ def test_diff_reports_added_removed_changed_and_re_cited_statements(lib):
     statements = new.sections[0].statements
     removed = statements.pop(0)
     changed, re_cited = statements[0], statements[1]
-    changed.text = changed.text[: len(changed.text) // 2]  # same passage, other text
+    changed.text = changed.text[: len(changed.text) // 2]  # same passage, other text (its quote, shortened)
+    half = changed.citations[0]
+    changed.citations[0] = half.model_copy(update={"quote": changed.text, "end": half.start + len(changed.text)})
     passage = lib.store.passages([re_cited.citations[0].passage_id])[re_cited.citations[0].passage_id]
     cite = re_cited.citations[0]
-    longer = next(b for a, b in passage.sentences if b > cite.end)  # same text, the quote now runs on a sentence
-    re_cited.citations = [Citation(ref=cite.ref, passage_id=cite.passage_id, document_id=cite.document_id,
-                                   quote=passage.text[cite.start:longer], start=cite.start, end=longer)]
+    longer = next(b for a, b in passage.sentences if b > cite.end)  # same text, now also citing the next sentence
+    re_cited.citations = [cite, Citation(ref=cite.ref, passage_id=cite.passage_id, document_id=cite.document_id,
+                                         quote=passage.text[cite.end:longer], start=cite.end, end=longer)]
     other = lib.answer("Who should not take sildenafil?")
     added = next(s for s in other.statements() if s.text not in {t.text for t in answer.statements()})
     numbers = {r.document_id: r.number for r in new.references}
@@ -522,7 +583,7 @@ def test_diff_reports_added_removed_changed_and_re_cited_statements(lib):
     assert [e.new.text for e in diff.of("added")] == [added.text]
     assert [(e.old.text, e.new.text) for e in diff.of("changed")] == [(answer.sections[0].statements[1].text,
                                                                       changed.text)]
-    assert [e.new.citations[0].end for e in diff.of("re_cited")] == [longer]
+    assert [e.new.citations[-1].end for e in diff.of("re_cited")] == [longer]
     assert diff.unchanged == len(answer.statements()) - 3
     assert lib.svc.diff(art.slug, editor, 1, 1).entries == []
 

@@ -125,6 +125,23 @@ def find_by_question(db: Db, question: str) -> ArticleState | None:
     return _state(db, row) if row else None
 
 
+EDIT_EVENTS = ("remove_statement", "move_statement", "add_note", "add_statement", "add_variant", "revise", "create")
+
+
+def authors(db: Db, article_id: int, version: int) -> set[str]:
+    """Usernames of everyone who wrote any of version ``version``: the article's creator, who made the version
+    or a variant of it, and who edited it (statements removed, moved or added, notes)."""
+    marks = ",".join("?" * len(EDIT_EVENTS))
+    rows = db.execute(
+        "SELECT u.username FROM users u WHERE u.id IN ("
+        " SELECT created_by FROM articles WHERE id = ?"
+        " UNION SELECT created_by FROM article_versions WHERE article_id = ? AND version = ?"
+        " UNION SELECT created_by FROM article_variants WHERE article_id = ? AND version = ?"
+        f" UNION SELECT actor_id FROM audit_log WHERE article_id = ? AND version = ? AND action IN ({marks}))",
+        (article_id, article_id, version, article_id, version, article_id, version, *EDIT_EVENTS))
+    return {r[0] for r in rows}
+
+
 def audiences(db: Db, article_id: int, version: int) -> list[str]:
     rows = db.execute("SELECT audience FROM article_variants WHERE article_id = ? AND version = ? ORDER BY rowid",
                       (article_id, version))

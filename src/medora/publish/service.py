@@ -21,6 +21,7 @@ from medora.publish import comments as review_comments
 from medora.publish.actors import SYSTEM, Actor
 from medora.publish.articles import ArticleState, ArticleVersion
 from medora.publish.audit import AuditEntry
+from medora.publish.canonical import check_canonical
 from medora.publish.comments import Comment
 from medora.publish.content import ArticleAnswer
 from medora.publish.database import Db, Store, now, transaction
@@ -156,8 +157,13 @@ class PublishingService:
                            lambda db, article, state: ({"claimed_by": None, "state_reason": None}, {}))
 
     def claim(self, slug: str, actor: Actor, expected_revision: int) -> ArticleState:
-        return self._write(slug, "claim", actor, expected_revision,
-                           lambda db, article, state: ({"claimed_by": actor.user_id}, {}))
+        """Claim a submitted article; claiming one another reviewer holds is a take-over, recorded as such."""
+
+        def change(db: Db, article: ArticleState, state: str) -> tuple[dict, dict]:
+            taken = article.claimed_by not in (None, actor.username)
+            return {"claimed_by": actor.user_id}, ({"took_over_from": article.claimed_by} if taken else {})
+
+        return self._write(slug, "claim", actor, expected_revision, change)
 
     def comment(self, slug: str, actor: Actor, expected_revision: int, body: str, statement_id: str | None = None,
                 audience: str | None = None) -> ArticleState:
@@ -191,9 +197,15 @@ class PublishingService:
         return self._with_reason(slug, "retire", actor, expected_revision, reason)
 
     def approve(self, slug: str, actor: Actor, expected_revision: int) -> ArticleState:
-        """Approve the current version (all its audience variants), recording the reviewer and the time."""
+        """Approve the current version (all its audience variants), recording the reviewer and the time.
+
+        Four eyes: only the reviewer holding the claim may approve, and not if they created the
+        article, made or added to the current version, or edited it (``workflow.check_four_eyes``).
+        """
 
         def change(db: Db, article: ArticleState, state: str) -> tuple[dict, dict]:
+            workflow.check_four_eyes(actor.username, article.claimed_by,
+                                     articles.authors(db, article.id, article.current_version))
             fields = {"approved_by": actor.user_id, "approved_at": now(), "approved_version": article.current_version,
                       "state_reason": None}
             return fields, {"approved_version": article.current_version}
@@ -290,7 +302,10 @@ class PublishingService:
 
     def _verify(self, content: ArticleAnswer) -> None:
         ids = sorted({c.passage_id for s in content.statements() for c in s.citations})
-        edits.verify_answer(content, self.store.passages(ids))
+        passages = self.store.passages(ids)
+        edits.verify_answer(content, passages)
+        doc_ids = sorted({p.document_id for p in passages.values()} | {r.document_id for r in content.references})
+        check_canonical(content, passages, self.store.documents(doc_ids))
 
     @staticmethod
     def _check_question(article: ArticleState, content: ArticleAnswer) -> None:

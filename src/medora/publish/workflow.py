@@ -80,6 +80,16 @@ def authorize(state: str, action: str, role: str) -> str:
     return new_state
 
 
+def check_four_eyes(approver: str, claimed_by: str | None, authors: set[str]) -> None:
+    """Approval takes a second person: the reviewer who holds the claim, and who wrote no part of the version."""
+    if claimed_by != approver:
+        holder = f"{claimed_by} holds the claim" if claimed_by else "nobody holds the claim"
+        raise Forbidden(f"{holder}; claim the article first to approve it (a take-over is recorded)")
+    if approver in authors:
+        raise Forbidden("four eyes: you created, revised or edited this version, so another reviewer must "
+                        "approve it")
+
+
 def check_can_read_unpublished(role: str) -> None:
     """Drafts, reviews, comments and history are for staff; everyone else reads approved versions only."""
     if role not in STAFF:

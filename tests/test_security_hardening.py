@@ -1,0 +1,119 @@
+"""Issue 13, attack by attack, over HTTP against a real ``medora serve`` subprocess: each attack the
+adversarial review reproduced now does no harm (see docs/SECURITY.md)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from test_api_common import PASSWORD, QUESTION, ApiLibrary, copy_library
+
+pytest_plugins = ("test_api_common",)  # its fixtures: template_library
+
+
+@contextmanager
+def medora_serve(library: Path, log: Path, *options: str) -> Iterator[str]:
+    """``medora serve --port 0`` on loopback with ``options``; yields its base URL, stops it after."""
+    code = "from medora.cli_admin import serve; serve()"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-c", code, "--port", "0", "--library", str(library), *options],
+                                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"})
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            found = re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", log.read_text(errors="replace"))
+            if found:
+                break
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.1)
+        yield found.group(1)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def lib(template_library, tmp_path_factory) -> ApiLibrary:
+    return copy_library(template_library, tmp_path_factory.mktemp("hardening"))
+
+
+@pytest.fixture(scope="module")
+def server(lib, tmp_path_factory) -> Iterator[httpx.Client]:
+    """One server without rate limits for the tests that do not measure them."""
+    log = tmp_path_factory.mktemp("hardening-log") / "server.log"
+    with medora_serve(lib.path, log, "--rate", "0") as base, httpx.Client(base_url=base, timeout=30) as client:
+        yield client
+
+
+def _review(client: httpx.Client, slug: str, headers: dict, action: str, revision: int, **extra) -> httpx.Response:
+    return client.post(f"/v1/articles/{slug}/review", headers=headers,
+                       json={"action": action, "expected_revision": revision, **extra})
+
+
+# ------------------------------------------------------------------ 1. statements are their quotes
+
+
+def test_1_an_article_shows_only_what_its_sources_say(server, lib):
+    editor = lib.auth("editor")
+    answer = server.post("/v1/ask", json={"question": "What is sildenafil used for?"}).json()
+    assert answer["status"] == "answered"
+    false = "Diabetes is never serious and needs no treatment."
+    forgeries = {
+        "bottom_line[0].text": lambda a: a["bottom_line"][0].update(text=false),
+        "references[0].title": lambda a: a["references"][0].update(title="Official FDA guidance"),
+        "references[0].evidence_label": lambda a: a["references"][0].update(evidence_label="Guideline · Grade A"),
+        "references[0].grade": lambda a: a["references"][0].update(grade="A"),
+        "disclaimer": lambda a: a.update(disclaimer="Approved by the FDA."),
+        "title": lambda a: a.update(title=false),
+    }
+    for field, forge in forgeries.items():
+        forged = {**answer, "bottom_line": [dict(s) for s in answer["bottom_line"]],
+                  "references": [dict(r) for r in answer["references"]]}
+        forge(forged)
+        refused = server.post("/v1/articles", json={"answer": forged}, headers=editor)
+        assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json", field
+        assert refused.json()["detail"].startswith(field + ":"), refused.json()
+    staff = server.get("/v1/articles", headers=editor).json()
+    assert staff["total"] == 0  # nothing forged was saved
+    saved = server.post("/v1/articles", json={"answer": answer}, headers=editor)
+    assert saved.status_code == 201, saved.text  # the honest answer, as /v1/ask gave it, is accepted
+    assert false not in server.get(f"/v1/articles/{saved.json()['slug']}", headers=editor).text
+
+
+# ------------------------------------------------------------------ 2. four eyes
+
+
+def test_2_nobody_approves_their_own_work_or_someone_elses_claim(server, lib):
+    editor, reviewer, admin = lib.auth("editor"), lib.auth("reviewer"), lib.auth("admin")
+    # An admin token alone: create, submit, claim... and approve is refused.
+    own = server.post("/v1/articles", json={"question": "What are the warnings for Triaminic?"}, headers=admin).json()
+    own = _review(server, own["slug"], admin, "submit", own["revision"]).json()
+    own = _review(server, own["slug"], admin, "claim", own["revision"]).json()
+    refused = _review(server, own["slug"], admin, "approve", own["revision"])
+    assert refused.status_code == 403 and "four eyes" in refused.json()["detail"]
+    assert server.get(f"/v1/articles/{own['slug']}").status_code == 404  # not published
+
+    # A reviewer's claim cannot be approved by another: that takes an explicit, audited take-over.
+    art = server.post("/v1/articles", json={"question": QUESTION}, headers=editor).json()
+    art = _review(server, art["slug"], editor, "submit", art["revision"]).json()
+    art = _review(server, art["slug"], reviewer, "claim", art["revision"]).json()
+    refused = _review(server, art["slug"], admin, "approve", art["revision"])
+    assert refused.status_code == 403 and "reviewer1 holds the claim" in refused.json()["detail"]
+    art = _review(server, art["slug"], admin, "claim", art["revision"]).json()
+    history = server.get(f"/v1/articles/{art['slug']}/history", headers=editor).json()
+    assert history[-1]["action"] == "claim" and history[-1]["detail"] == {"took_over_from": "reviewer1"}
+    assert _review(server, art["slug"], reviewer, "approve", art["revision"]).status_code == 403
+    approved = _review(server, art["slug"], admin, "approve", art["revision"])
+    assert approved.status_code == 200 and approved.json()["approved_by"] == "admin1"
