@@ -158,9 +158,12 @@ def main() -> None:
               help="Write the prose with an OpenAI-compatible model server (vLLM, llama.cpp, Ollama); every "
               "statement is checked against the passages it cites and dropped when they do not support it.")
 @click.option("--top-k", type=click.IntRange(1, 200), default=None, help="Passages to retrieve (default 20).")
+@click.option("--live", "live", flag_value="on", default=None,
+              help="Also search PubMed and openFDA now (only the cleaned, redacted question's words leave this "
+              "machine); what they return is added to the library and cited. Setting `live`: off, auto, on.")
 @handle_errors
 def ask(question: str, library: Path | None, fmt: str, audience: str, thread: str | None, generator: str | None,
-        top_k: int | None) -> None:
+        top_k: int | None, live: str | None) -> None:
     """Answer QUESTION with a cited article.
 
     \b
@@ -175,11 +178,12 @@ def ask(question: str, library: Path | None, fmt: str, audience: str, thread: st
       medora ask "side effects of atorvastatin" --format markdown > answer.md
       medora ask "What is Graves disease?" --audience patient --thread new
       medora ask "How is it treated?" --thread 3f9c0a1b2c3d4e5f
+      medora ask "Does apixaban need dose adjustment in kidney disease?" --live
     """
     from medora.answer.compose import answer_question
     from medora.answer.render import to_html, to_json, to_markdown, to_terminal
 
-    settings = _settings(library, top_k=top_k)
+    settings = _settings(library, top_k=top_k, live=live)
     with _open(settings) as store:
         answer = answer_question(store, question, settings, audience=audience, thread=thread, generator=generator)
     if fmt == "json":

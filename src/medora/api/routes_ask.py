@@ -64,7 +64,9 @@ def _answer(server: Server, body: AskRequest, emit: Emit | None = None) -> Answe
     """Answer on this worker thread, with its own library connection."""
     library = server.libraries.local()
     retriever = _ReportingRetriever(library.retriever, emit) if emit else library.retriever
-    answer = answer_question(library.store, body.question, server.settings, audience=body.audience,
+    settings = (server.settings if body.live is None
+                else server.settings.model_copy(update={"live": "on" if body.live else "off"}))
+    answer = answer_question(library.store, body.question, settings, audience=body.audience,
                              retriever=retriever, thread=body.thread)  # type: ignore[arg-type]
     record_answer(answer)
     return answer

@@ -38,6 +38,9 @@ class AskRequest(Strict):
     thread: str | None = Field(None, pattern=r"^(new|[0-9a-f]{16})$",
                                description="'new' starts a follow-up thread; a thread id continues one "
                                            "(the answer's thread_id)")
+    live: bool | None = Field(None, description="Search PubMed and openFDA now as well (true), or not (false); "
+                              "default: the server's `live` setting. Only the cleaned, redacted question's words "
+                              "leave the server; the answer's `live` says what the search did")
 
 
 # ------------------------------------------------------------------------------ articles
