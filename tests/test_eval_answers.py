@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from medora.errors import ReaderError
-from medora.eval.answers import Integrity, evaluate_answers
+from medora.eval.answers import Integrity, evaluate_answers, read_jsonl
 from medora.eval.answers_cli import eval_answers
 from medora.eval.matcher import (
     FOLDS,
@@ -154,7 +154,7 @@ def small_report(small_library, shared_eval) -> dict:
     settings = load_settings(library=small_library, retrieval="lexical")
     # lexical matcher here for speed; the embedding matcher is tested above
     return evaluate_answers(shared_eval, settings, red_flags=RED_FLAGS, matcher="lexical", kqa_limit=5,
-                            pubmedqa_limit=20, progress=lambda m: None)
+                            pubmedqa_limit=20, sets=("kqa", "pubmedqa", "redflags"), progress=lambda m: None)
 
 
 def test_small_run_structure_and_integrity(small_report):
@@ -222,7 +222,7 @@ def test_integrity_check_catches_a_tampered_quote(small_library):
 def test_cli_json_and_bad_folder(small_library, shared_eval, tmp_path):
     runner = CliRunner()
     args = ["--library", str(small_library), "--kqa-limit", "2", "--pubmedqa-limit", "3", "--audiences", "patient",
-            "--matcher", "lexical"]
+            "--matcher", "lexical", "--sets", "kqa,pubmedqa,redflags"]
     result = runner.invoke(eval_answers, [str(shared_eval), *args, "--format", "json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -233,3 +233,186 @@ def test_cli_json_and_bad_folder(small_library, shared_eval, tmp_path):
     assert "Citation integrity: 100.00%" in table.stdout
     bad = runner.invoke(eval_answers, [str(tmp_path), *args])
     assert bad.exit_code == 2 and "is not an evaluation folder" in bad.output
+
+
+# ------------------------------------------------------------------- key facts, quotes, baseline
+
+
+def _answer(bottom: list[str], rest: list[str] = (), *, verdict: str | None = None,
+            status: str = "answered") -> dict:
+    """A medora.answer/1-shaped dict with the given statements (bottom line, then one section)."""
+    statement = lambda text: {"text": text, "citations": [], "kind": "bullet"}  # noqa: E731
+    return {"schema": "medora.answer/1", "status": status, "verdict": verdict,
+            "bottom_line": [statement(t) for t in bottom],
+            "sections": [{"key": "treatment", "heading": "Treatment", "statements": [statement(t) for t in rest]}]}
+
+
+@pytest.fixture(scope="module")
+def keyfact_questions(shared_eval) -> dict:
+    from medora.eval.keyfacts import load_keyfacts
+
+    questions = load_keyfacts(shared_eval / "keyfacts-dev" / "questions.jsonl")
+    assert len(questions) == 45 and sum(q.abstain for q in questions) == 2
+    return {q.id: q for q in questions}
+
+
+def test_lead_is_the_bottom_line_and_the_next_three_statements():
+    from medora.eval.lead import abstained, lead, statements
+
+    a = _answer(["b1", "b2"], ["s1", "s2", "s3", "s4"])
+    assert lead(a) == ["b1", "b2", "s1", "s2", "s3"] and statements(a)[-1] == "s4"
+    assert lead(_answer([], ["s1", "s2", "s3", "s4"])) == ["s1", "s2", "s3"]  # no bottom line: first 3
+    assert not abstained(a) and abstained(_answer([], status="insufficient_evidence"))
+
+
+def test_keyfacts_pass_and_every_kind_of_failure(keyfact_questions):
+    from medora.eval.keyfacts import judge, reason_kinds
+
+    viagra = keyfact_questions["kd03"]  # verdict no; facts: contraindicated + nitrates
+    label = ("Administration in patients who use nitric oxide donors such as organic nitrates in any form "
+             "is therefore contraindicated.")
+    assert judge(viagra, _answer([label], verdict="no")).passed
+    assert judge(viagra, _answer(["Talk to your doctor."], ["Ask first.", "Maybe.", label], verdict="no")).passed
+    buried = judge(viagra, _answer(["Talk to your doctor."], ["a", "b", "c", label], verdict="no"))
+    assert buried.missed_groups == [1, 2]  # the fact is in the 5th statement: outside the lead
+    assert judge(viagra, _answer([label], verdict="yes")).reasons == ["verdict yes, expected no"]
+    assert judge(viagra, _answer([label])).reasons == ["verdict missing, expected no"]
+    half = judge(viagra, _answer(["Nitrates lower blood pressure."], verdict="no"))
+    assert half.missed_groups == [1] and half.reasons[0].startswith("fact 1 missing from lead: contraindicated")
+    refused = judge(viagra, _answer([], status="insufficient_evidence"))
+    assert refused.reasons[0] == "abstained (status insufficient_evidence)" and refused.missed_groups == [1, 2]
+
+    diarrhea = keyfact_questions["kd35"]  # must_not: call 911, get medical help right away (bottom line only)
+    assert diarrhea.must_not == ("call 911", "get medical help right away")
+    fluids = "Drink plenty of fluids to prevent dehydration."
+    assert judge(diarrhea, _answer([fluids], ["Call 911 if you faint."])).passed  # outside the bottom line
+    alarm = judge(diarrhea, _answer(["CALL 911 now.", fluids]))
+    assert alarm.reasons == ["bottom line contains 'call 911'"]
+
+    folate = keyfact_questions["kd20"]  # one group of four alternatives
+    assert judge(folate, _answer(["Take a daily supplement containing 400 mcg of folic acid."])).passed
+
+    wine = keyfact_questions["kd44"]  # out of scope: must abstain
+    assert judge(wine, _answer([], status="insufficient_evidence")).passed
+    assert judge(wine, _answer(["Blot the stain."])).reasons == ["out of scope but answered (status answered)"]
+    kinds = reason_kinds([buried, alarm, refused, judge(wine, _answer(["x"])), judge(viagra, _answer([label]))])
+    assert kinds == {"fact missing from lead": 2, "must_not in bottom line": 1, "abstained": 1,
+                     "no abstention": 1, "verdict missing": 2}
+
+
+def test_a_bad_keyfact_regex_is_a_reader_error(tmp_path):
+    from medora.eval.keyfacts import load_keyfacts
+
+    bad = tmp_path / "q.jsonl"
+    bad.write_text('{"id": "x", "question": "q", "facts": [["(unclosed"]]}\n', encoding="utf-8")
+    with pytest.raises(ReaderError, match="bad regular expression"):
+        load_keyfacts(bad)
+
+
+def test_token_f1_on_known_pairs(shared_eval):
+    from collections import Counter
+
+    from medora.eval.quotes import best_quote, gold_sentences, token_f1, words
+
+    assert words("Dose-dependent: 300 mg/day!") == ["dose", "dependent", "300", "mg", "day"]
+    # "the cat sat" in "the cat sat on the mat": precision 3/3, recall 3/6 -> F1 2/3
+    assert token_f1(Counter(words("the cat sat")), Counter(words("The cat sat on the mat."))) == pytest.approx(2 / 3)
+    assert token_f1(Counter(["a"]), Counter(["b"])) == 0.0
+    rows = {r["id"]: r for r in read_jsonl(shared_eval / "medicationqa-dev" / "questions.jsonl", ("id", "answer"))}
+    gold = gold_sentences(rows["mqa-dev-002"]["answer"])  # pregabalin: "... doses above 300 mg/day is not ..."
+    assert len(gold) == 1
+    # the statement repeats 10 of the 18 gold words and adds 2: P 10/12, R 10/18 -> F1 0.667 >= 0.6
+    near = best_quote(["Other text.", "Treatment with doses above 300 mg/day is not recommended for you."], gold)
+    assert near.hit and near.index == 1 and near.f1 == pytest.approx(2 * 10 / 30)
+    far = best_quote(["Doses above 300 mg/day are not recommended."], gold)  # 7 of 8 words, of 18: F1 0.54
+    assert not far.hit and far.f1 == pytest.approx(2 * 7 / 26)
+    assert gold_sentences("Yes. Take it with food. It is absorbed better when taken with a meal.") == [
+        "It is absorbed better when taken with a meal."]  # sentences under 6 words are not gold
+
+
+def test_answerable_subset_on_a_tiny_library(small_library, tmp_path):
+    import shutil
+
+    from medora.eval.answerable import answerable, library_fingerprint
+
+    copy = tmp_path / "library.db"
+    shutil.copy(small_library, copy)
+    with SQLiteStore(copy, create=False) as store:
+        lipitor = next(d for d in store.documents(list(range(1, 2000))).values() if "LIPITOR" in d.title.upper())
+        passage = next(p for p in store.document_passages(lipitor.id)
+                       if any(len(s.split()) >= 14 for s in p.sentence_texts()))
+        sentence = next(s for s in passage.sentence_texts() if len(s.split()) >= 14)
+        quoted = " ".join(sentence.split()[:-2]) + "."  # the pharmacist quoted it, less its last two words
+        questions = [{"id": "quoted", "answer": f"Short one. {quoted}"},
+                     {"id": "elsewhere", "answer": "Blot a red wine stain on a wool carpet with cold water quickly."},
+                     {"id": "no-gold", "answer": "Yes. Ask your doctor."}]
+        messages: list[str] = []
+        found = answerable(store, questions, cache_dir=tmp_path / "cache", progress=messages.append)
+        assert found["quoted"].answerable and found["quoted"].f1 > 0.85 and found["quoted"].sentence == sentence
+        assert found["quoted"].document.startswith("dailymed: ") and "LIPITOR" in found["quoted"].document.upper()
+        assert not found["elsewhere"].answerable and 0 < found["elsewhere"].f1 < 0.6
+        assert found["no-gold"].f1 == 0.0 and found["no-gold"].sentence is None
+        assert messages[-1] == "answerable subset: 1 of 3 questions (3 searched, 0 from cache)"
+        again = answerable(store, questions, cache_dir=tmp_path / "cache", progress=messages.append)
+        assert again == found and messages[-1].endswith("(0 searched, 3 from cache)")
+        before = library_fingerprint(store)
+        store.retire([lipitor.id])  # a changed library is searched afresh, and the label is gone
+        assert library_fingerprint(store) != before
+        after = answerable(store, questions, cache_dir=tmp_path / "cache", progress=messages.append)
+        assert messages[-1].endswith("(3 searched, 0 from cache)") and not after["quoted"].answerable
+
+
+def test_naive_baseline_is_the_first_sentences_of_the_top_passages(small_library):
+    from medora.eval.lead import bottom_line, statements
+    from medora.eval.naive import PASSAGES, SENTENCES, NaiveBaseline
+
+    with SQLiteStore(small_library, create=False) as store:
+        naive = NaiveBaseline(store)
+        answer = naive.answer("What are the side effects of atorvastatin (Lipitor)?")
+        top = store.passages(answer["passages"])
+        assert naive.passages == store.stats()["passages"]
+    assert answer["status"] == "answered" and answer["verdict"] is None and len(answer["passages"]) == PASSAGES
+    expected = [s for pid in answer["passages"] for s in top[pid].sentence_texts()][:SENTENCES]
+    assert statements(answer) == expected and bottom_line(answer) == expected[:1]
+    assert any("LIPITOR" in t.upper() or "atorvastatin" in t.lower() for t in expected)
+    assert naive.answer("zzzz qqqq")["status"] == "insufficient_evidence"
+
+
+def test_small_run_of_keyfacts_and_medicationqa_beside_the_baseline(small_library, shared_eval, tmp_path):
+    settings = load_settings(library=small_library, retrieval="lexical")
+    rows: list[dict] = []
+    r = evaluate_answers(shared_eval, settings, sets=("keyfacts", "medicationqa"), limit=6, rows=rows,
+                         cache_dir=tmp_path, progress=lambda m: None)
+    assert r["sets"] == ["keyfacts", "medicationqa"] and "kqa" not in r and "pubmedqa" not in r
+    k, mq = r["keyfacts"], r["medicationqa"]
+    kf_rows = [x for x in rows if x["set"] == "keyfacts"]
+    assert k["questions"] == 6 and [x["id"] for x in kf_rows] == [f"kd0{i}" for i in range(1, 7)]
+    assert k["passed"] == sum(x["passed"] for x in kf_rows)
+    assert len(k["failures"]) == 6 - k["passed"]
+    assert all(x["reasons"] for x in kf_rows if not x["passed"])
+    mq_rows = [x for x in rows if x["set"] == "medicationqa"]
+    assert mq["questions"] == len(mq_rows) == 6
+    for who in ("medora", "naive"):
+        assert mq[who]["overall"]["hits"] == sum(x[who]["hit"] for x in mq_rows)
+        assert mq[who]["answerable"]["questions"] == mq["answerable"] == sum(x["answerable"] for x in mq_rows)
+        assert all(x[who]["hit"] or not x[who]["bottom_line_hit"] for x in mq_rows)  # bottom line is a statement
+    assert r["integrity"]["answers"] == 12 and r["integrity"]["failures"] == {}
+    assert r["naive"]["passages"] > 0 and r["run"]["seconds"]["total"] > 0
+
+
+def test_cli_sets_limit_and_report(small_library, shared_eval, tmp_path):
+    out = tmp_path / "rows.jsonl"
+    args = [str(shared_eval), "--library", str(small_library), "--sets", "keyfacts", "--limit", "3",
+            "--report", str(out)]
+    result = CliRunner().invoke(eval_answers, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["keyfacts"]["questions"] == 3 and "medicationqa" not in report and "red_flags" not in report
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [row["id"] for row in rows] == ["kd01", "kd02", "kd03"]
+    table = CliRunner().invoke(eval_answers, args)
+    assert table.exit_code == 0 and "Key facts (clinician): " in table.stdout
+    for failure in report["keyfacts"]["failures"]:  # every failure listed with its reasons
+        assert f"  {failure['id']}  " in table.stdout and all(r in table.stdout for r in failure["reasons"])
+    bad = CliRunner().invoke(eval_answers, [str(shared_eval), "--library", str(small_library), "--sets", "nope"])
+    assert bad.exit_code == 2 and "unknown set 'nope'" in bad.output

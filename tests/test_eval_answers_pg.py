@@ -15,9 +15,12 @@ def test_answer_evaluation_runs_on_a_postgresql_library(shared_sources, shared_e
     run_cli("library", "migrate", "--from", str(sqlite), "--to", pg_url)
     report = json.loads(run_cli("eval", "answers", str(shared_eval), "--library", pg_url, "--matcher", "lexical",
                                 "--audiences", "patient", "--kqa-limit", "2", "--pubmedqa-limit", "5",
-                                "--format", "json").stdout)
+                                "--limit", "2", "--format", "json").stdout)
     assert report["pubmedqa"]["questions"] == 5
     assert report["pubmedqa"]["status"] == {"answered": 5}  # each question's own abstract is in the library
     assert report["integrity"]["rate"] == 1.0 and report["integrity"]["failures"] == {}
     assert report["integrity"]["statements"] > 10  # every quoted statement found in its cited PostgreSQL passage
     assert report["kqa"]["patient"]["questions"] == 2
+    # key facts, MedicationQA (answerable subset searched in PostgreSQL) and the naive baseline read the same library
+    assert report["keyfacts"]["questions"] == 2 and report["medicationqa"]["questions"] == 2
+    assert report["naive"]["passages"] > 1000 and report["kqa_naive"]["answered"] == 2

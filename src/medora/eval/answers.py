@@ -1,6 +1,7 @@
 """`medora eval answers`: how good are Medora's answers, measured on real evaluation sets.
 
-Five measures, all deterministic and in-process against one library:
+Seven measures, all deterministic and in-process against one library, each beside a naive
+baseline answering the same questions in the same run where it applies (``eval/naive.py``):
 
 1. K-QA: for each audience, the share of physicians' must-have statements that some answer
    statement supports (``eval/matcher.py``, thresholds cross-validated on the physicians' NLI
@@ -10,6 +11,12 @@ Five measures, all deterministic and in-process against one library:
    quotes its passage exactly, and each statement lies inside its quote.
 4. Readability: Flesch-Kincaid grade of K-QA answers per audience.
 5. Red flags: recall on labelled emergencies, false alarms on real consumer questions.
+6. Key facts: share of key-fact questions whose lead states every fact, with the right
+   verdict, nothing forbidden in the bottom line, abstaining when out of scope (``eval/keyfacts.py``).
+7. MedicationQA: share of answers quoting the pharmacist's gold sentence, overall and on the
+   subset the library can answer (``eval/medicationqa.py``, ``eval/answerable.py``).
+
+``--sets`` picks a subset; ``rows`` collects one dict per question and set for tuning.
 """
 
 from __future__ import annotations
@@ -27,7 +34,14 @@ from typing import Callable
 from medora.answer.audience import AUDIENCES
 from medora.answer.compose import answer_question
 from medora.errors import ReaderError, UsageError
+from medora.eval.answerable import answerable
+from medora.eval.keyfacts import load_keyfacts, run_keyfacts
+from medora.eval.lead import statements as answer_statements
 from medora.eval.matcher import Calibration, Matcher, calibrate, load_nli_labels
+from medora.eval.medicationqa import REQUIRED as MEDICATIONQA_REQUIRED
+from medora.eval.medicationqa import run_medicationqa
+from medora.eval.naive import DESCRIPTION as NAIVE_DESCRIPTION
+from medora.eval.naive import NaiveBaseline
 from medora.library.open import open_store
 from medora.library.sentences import split_sentences
 from medora.library.store import LibraryStore
@@ -42,6 +56,10 @@ GOLD_VERDICT = {"yes": "yes", "no": "no", "maybe": "unclear"}
 VERDICTS = ("yes", "no", "unclear", "none")
 PUBMEDQA_ANCHORS = {"majority class": 0.55, "BERT-class": 0.68, "GPT-3.5 + retrieval": 0.67}
 EXAMPLES = 3  # examples kept per finding in the report
+SETS = ("keyfacts", "medicationqa", "kqa", "pubmedqa", "redflags")
+QA_AUDIENCE = "clinician"  # audience for key facts and MedicationQA (``ask``'s default)
+_NEEDS = {"kqa": ("kqa", "nli"), "pubmedqa": ("pubmedqa",), "redflags": ("kqa", "liveqa"),
+          "keyfacts": ("keyfacts",), "medicationqa": ("medicationqa",)}
 
 Progress = Callable[[str], None]
 
@@ -54,16 +72,32 @@ class EvalSets:
     nli: Path
     pubmedqa: Path
     liveqa: Path
+    keyfacts: Path
+    medicationqa: Path
 
     @classmethod
-    def at(cls, folder: Path) -> EvalSets:
+    def at(cls, folder: Path, sets: tuple[str, ...] = SETS) -> EvalSets:
+        """The files; those the chosen ``sets`` read must exist."""
         folder = Path(folder)
-        sets = cls(folder / "kqa-dev" / "questions.jsonl", folder / "kqa-dev" / "nli_physician_labels.csv",
-                   folder / "pubmedqa-1k" / "queries.jsonl", folder / "liveqa-med-dev" / "queries.jsonl")
-        for path in (sets.kqa, sets.nli, sets.pubmedqa, sets.liveqa):
+        found = cls(folder / "kqa-dev" / "questions.jsonl", folder / "kqa-dev" / "nli_physician_labels.csv",
+                    folder / "pubmedqa-1k" / "queries.jsonl", folder / "liveqa-med-dev" / "queries.jsonl",
+                    folder / "keyfacts-dev" / "questions.jsonl", folder / "medicationqa-dev" / "questions.jsonl")
+        for name in dict.fromkeys(f for s in sets for f in _NEEDS[s]):
+            path = getattr(found, name)
             if not path.is_file():
                 raise UsageError(f"{folder} is not an evaluation folder: {path.relative_to(folder)} is missing")
-        return sets
+        return found
+
+
+def parse_sets(text: str) -> tuple[str, ...]:
+    """"keyfacts,kqa" -> ("keyfacts", "kqa"), in the order given; "all" or "" -> every set."""
+    names = tuple(dict.fromkeys(s.strip().lower() for s in text.split(",") if s.strip()))
+    if not names or names == ("all",):
+        return SETS
+    unknown = [s for s in names if s not in SETS]
+    if unknown:
+        raise UsageError(f"unknown set {unknown[0]!r}; choose from {', '.join(SETS)}")
+    return names
 
 
 def read_jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
@@ -157,6 +191,7 @@ class AudienceRun:
     def report(self) -> dict:
         return {
             "questions": sum(self.status.values()), "status": dict(self.status),
+            "answered_share": _ratio(self.status["answered"], sum(self.status.values())),
             "insufficient_evidence": self.status["insufficient_evidence"],
             "must_have": self.must_have, "covered": self.covered,
             "coverage": _ratio(self.covered, self.must_have),
@@ -170,15 +205,23 @@ class AudienceRun:
 
 
 def run_kqa(store: LibraryStore, settings: Settings, retriever: Retriever, questions: list[dict], matcher: Matcher,
-            audiences: tuple[str, ...], integrity: Integrity, progress: Progress) -> dict[str, dict]:
+            audiences: tuple[str, ...], integrity: Integrity, progress: Progress,
+            rows: list[dict] | None = None) -> dict[str, dict]:
     out: dict[str, dict] = {}
     runs: dict[str, AudienceRun] = {}
     for audience in audiences:
         run = AudienceRun(audience)
-        for q in questions:
+        for n, q in enumerate(questions, 1):
             answer = _ask(store, q["Question"], settings, retriever, audience, run.ask_ms)
             integrity.check(answer, store)
-            _score_kqa(run, q, answer, matcher)
+            claims, judged = _score_kqa(run, q, answer, matcher)
+            if rows is not None:
+                rows.append({"set": "kqa", "id": q["_id"], "audience": audience, "question": q["Question"],
+                             "status": answer.status, "must_have": len(claims),
+                             "covered": [j.claim for j in judged if j.covered],
+                             "missed": [j.claim for j in judged if not j.covered] if judged else claims})
+            if n % 25 == 0:
+                progress(f"K-QA {audience}: {n}/{len(questions)} questions")
         out[audience] = run.report()
         runs[audience] = run
         r = out[audience]
@@ -196,7 +239,7 @@ def identical_answers(a: AudienceRun, b: AudienceRun) -> int:
     return sum(bool(x) and x == y for x, y in zip(a.texts, b.texts))
 
 
-def _score_kqa(run: AudienceRun, q: dict, answer: Answer, matcher: Matcher) -> None:
+def _score_kqa(run: AudienceRun, q: dict, answer: Answer, matcher: Matcher) -> tuple[list[str], list]:
     claims = [c.strip() for c in q["Must_have"] if c.strip()]
     statements = [s.text for s in answer.statements()]
     judged = matcher.judge(claims, statements) if statements else []
@@ -219,6 +262,21 @@ def _score_kqa(run: AudienceRun, q: dict, answer: Answer, matcher: Matcher) -> N
         for kind, index in (("covered", j.covered_by), ("contradicted", j.contradicted_by)):
             if index is not None and len(run.examples[kind]) < EXAMPLES:
                 run.examples[kind].append({"question": q["_id"], "claim": j.claim, "statement": statements[index]})
+    return claims, judged
+
+
+def run_kqa_naive(questions: list[dict], matcher: Matcher, naive: Callable[[str], dict]) -> dict:
+    """The naive baseline's K-QA answered share and must-have coverage (it has no audiences)."""
+    must_have = covered = answered = 0
+    for q in questions:
+        answer = naive(q["Question"])
+        claims = [c.strip() for c in q["Must_have"] if c.strip()]
+        texts = answer_statements(answer)
+        must_have += len(claims)
+        covered += sum(j.covered for j in matcher.judge(claims, texts)) if texts else 0
+        answered += answer["status"] == "answered"
+    return {"questions": len(questions), "answered": answered, "answered_share": _ratio(answered, len(questions)),
+            "must_have": must_have, "covered": covered, "coverage": _ratio(covered, must_have)}
 
 
 def score_reference_answers(questions: list[dict], matcher: Matcher) -> dict:
@@ -243,7 +301,7 @@ def score_reference_answers(questions: list[dict], matcher: Matcher) -> dict:
 
 
 def run_pubmedqa(store: LibraryStore, settings: Settings, retriever: Retriever, queries: list[dict],
-                 integrity: Integrity, progress: Progress) -> dict:
+                 integrity: Integrity, progress: Progress, rows: list[dict] | None = None) -> dict:
     own = _pubmedqa_documents(store)
     confusion = {g: dict.fromkeys(VERDICTS, 0) for g in ("yes", "no", "unclear")}
     status: Counter = Counter()
@@ -259,6 +317,12 @@ def run_pubmedqa(store: LibraryStore, settings: Settings, retriever: Retriever, 
         cited_own += doc is not None and any(r.document_id == doc for r in answer.references)
         bottom = answer.bottom_line[0].citations[0].document_id if answer.bottom_line else None
         bottom_from_own += doc is not None and bottom == doc
+        if rows is not None:
+            rows.append({"set": "pubmedqa", "id": str(q["_id"]), "question": q["text"], "gold": gold,
+                         "verdict": answer.verdict, "status": answer.status, "correct": answer.verdict == gold,
+                         "bottom_line": [s.text for s in answer.bottom_line]})
+        if sum(status.values()) % 100 == 0:
+            progress(f"PubMedQA {sum(status.values())}/{len(queries)} questions")
     n = len(queries)
     correct = sum(confusion[g][g] for g in confusion)
     with_verdict = n - sum(row["none"] for row in confusion.values())
@@ -346,66 +410,112 @@ def make_matcher(choice: str, progress: Progress) -> Matcher:
 
 def evaluate_answers(eval_dir: Path, settings: Settings, *, red_flags: Path | None = None,
                      matcher: str = "auto", audiences: tuple[str, ...] = AUDIENCES, kqa_limit: int | None = None,
-                     pubmedqa_limit: int | None = None, progress: Progress = print) -> dict:
-    """Run every measure against ``settings.library``; returns the report (schema ``medora.eval.answers/1``)."""
+                     pubmedqa_limit: int | None = None, sets: tuple[str, ...] = SETS, limit: int | None = None,
+                     rows: list[dict] | None = None, cache_dir: Path | None = None,
+                     progress: Progress = print) -> dict:
+    """Run the chosen ``sets`` against ``settings.library``; returns the report (schema ``medora.eval.answers/1``).
+
+    ``limit`` keeps the first N questions of every set (``kqa_limit``/``pubmedqa_limit`` override it
+    for those sets); ``rows``, when given, receives one dict per question (and audience) for tuning;
+    ``cache_dir`` keeps the answerable-subset search (default: the settings' cache dir).
+    """
     started = time.perf_counter()
-    sets = EvalSets.at(eval_dir)
+    unknown_sets = [s for s in sets if s not in SETS]
+    if unknown_sets or not sets:
+        raise UsageError(f"unknown set {unknown_sets[0] if unknown_sets else '(none)'}; choose from {', '.join(SETS)}")
+    files = EvalSets.at(eval_dir, sets)
     unknown = [a for a in audiences if a not in AUDIENCES]
     if unknown or not audiences:
         raise UsageError(f"unknown audience {unknown[0] if unknown else '(none)'}; choose from {', '.join(AUDIENCES)}")
-    kqa_all, pubmedqa, real = _load_questions(sets)
-    pubmedqa = pubmedqa[:pubmedqa_limit]
-    labelled = read_jsonl(red_flags, ("question", "emergency")) if red_flags else None
-    pairs, physicians = load_nli_labels(sets.nli)
+    kqa_limit = kqa_limit or limit
+    kqa_all = read_jsonl(files.kqa, ("_id", "Question", "Must_have", "Free_form_answer")) if (
+        "kqa" in sets or "redflags" in sets) else []
+    pubmedqa = _load_pubmedqa(files.pubmedqa)[:pubmedqa_limit or limit] if "pubmedqa" in sets else []
+    keyfacts = load_keyfacts(files.keyfacts)[:limit] if "keyfacts" in sets else []
+    medicationqa = read_jsonl(files.medicationqa, MEDICATIONQA_REQUIRED)[:limit] if "medicationqa" in sets else []
+    labelled = read_jsonl(red_flags, ("question", "emergency")) if red_flags and "redflags" in sets else None
+    cache_dir = Path(cache_dir) if cache_dir is not None else Path(settings.cache_dir) / "eval"
 
     integrity = Integrity()
+    report: dict = {"schema": SCHEMA, "sets": list(sets)}
+    timings: dict[str, float] = {}
     with open_store(settings.library, create=False) as store:
-        m = make_matcher(matcher, progress)
-        calibration = calibrate(pairs, m, physicians)
-        m.thresholds = calibration.thresholds
-        progress(f"matcher ({m.mode}): {calibration.thresholds}, cross-validated accuracy "
-                 f"{calibration.cross_validated.accuracy:.3f}")
         retriever = Retriever(store, mode=settings.retrieval, embedder_spec=settings.embedder,
                               normalize=settings.question_step_set)
-        timings = {}
-        t = time.perf_counter()
-        kqa_report = run_kqa(store, settings, retriever, kqa_all[:kqa_limit], m, audiences, integrity, progress)
-        timings["kqa"] = time.perf_counter() - t
-        t = time.perf_counter()
-        pubmedqa_report = run_pubmedqa(store, settings, retriever, pubmedqa, integrity, progress)
-        timings["pubmedqa"] = time.perf_counter() - t
-        library_info = {"path": str(settings.library),
-                        "sources": {s["name"]: s.get("documents") for s in store.sources()},
-                        "retrieval": "hybrid" if retriever.dense_available() else "lexical"}
-    t = time.perf_counter()
-    flags = run_red_flags(labelled, real)
-    timings["red_flags"] = time.perf_counter() - t
+        report["library"] = {"path": str(settings.library),
+                             "sources": {s["name"]: s.get("documents") for s in store.sources()},
+                             "retrieval": "hybrid" if retriever.dense_available() else "lexical"}
+        naive = None
+        if {"keyfacts", "medicationqa", "kqa"} & set(sets):
+            t = time.perf_counter()
+            baseline = NaiveBaseline(store)
+            naive = baseline.answer
+            timings["naive_index"] = time.perf_counter() - t
+            report["naive"] = {"description": NAIVE_DESCRIPTION, "passages": baseline.passages}
+            progress(f"naive baseline: indexed {baseline.passages:,} passages with bm25s "
+                     f"in {timings['naive_index']:.1f}s")
+        qa_ms: list[float] = []
+
+        def ask(question: str) -> dict:
+            answer = _ask(store, question, settings, retriever, QA_AUDIENCE, qa_ms)
+            integrity.check(answer, store)
+            return answer.model_dump(mode="json", by_alias=True)
+
+        for name in sets:
+            t = time.perf_counter()
+            if name == "keyfacts":
+                report["keyfacts"] = run_keyfacts(keyfacts, ask, naive, progress=progress, rows=rows)
+                report["keyfacts"]["audience"] = QA_AUDIENCE
+                k = report["keyfacts"]
+                progress(f"key facts: {k['passed']}/{k['questions']} pass (naive {k['naive']['passed']})")
+            elif name == "medicationqa":
+                library = answerable(store, medicationqa, cache_dir=cache_dir, progress=progress)
+                timings["answerable_subset"] = time.perf_counter() - t
+                report["medicationqa"] = run_medicationqa(medicationqa, library, ask, naive, progress=progress,
+                                                          rows=rows)
+                report["medicationqa"]["audience"] = QA_AUDIENCE
+                mq = report["medicationqa"]
+                progress(f"MedicationQA: hit {mq['medora']['answerable']['hit_rate']:.3f} on the answerable "
+                         f"subset ({mq['answerable']}), naive {mq['naive']['answerable']['hit_rate']:.3f}")
+            elif name == "kqa":
+                pairs, physicians = load_nli_labels(files.nli)
+                m = make_matcher(matcher, progress)
+                calibration = calibrate(pairs, m, physicians)
+                m.thresholds = calibration.thresholds
+                progress(f"matcher ({m.mode}): {calibration.thresholds}, cross-validated accuracy "
+                         f"{calibration.cross_validated.accuracy:.3f}")
+                report["matcher"] = _calibration_report(calibration)
+                questions = kqa_all[:kqa_limit]
+                report["kqa"] = run_kqa(store, settings, retriever, questions, m, audiences, integrity, progress,
+                                        rows)
+                report["kqa_naive"] = run_kqa_naive(questions, m, naive)
+                report["kqa_physician_answers"] = score_reference_answers(questions, m)
+                progress(f"K-QA naive baseline: answered {report['kqa_naive']['answered_share']:.3f}, "
+                         f"coverage {report['kqa_naive']['coverage']:.3f}")
+            elif name == "pubmedqa":
+                report["pubmedqa"] = run_pubmedqa(store, settings, retriever, pubmedqa, integrity, progress, rows)
+            elif name == "redflags":
+                real = [(str(q["_id"]), q["Question"]) for q in kqa_all]
+                real += [(str(q["_id"]), q["text"]) for q in read_jsonl(files.liveqa, ("_id", "text"))]
+                report["red_flags"] = run_red_flags(labelled, real)
+            timings[name] = time.perf_counter() - t
+        if qa_ms:
+            report["qa_ask_ms"] = _distribution(qa_ms)
+    report["integrity"] = integrity.report()
     timings["total"] = time.perf_counter() - started
-    return {
-        "schema": SCHEMA,
-        "run": {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": _machine(),
-                "seconds": {k: round(v, 1) for k, v in timings.items()}},
-        "library": library_info,
-        "matcher": _calibration_report(calibration),
-        "kqa": kqa_report,
-        "kqa_physician_answers": score_reference_answers(kqa_all[:kqa_limit], m),
-        "pubmedqa": pubmedqa_report,
-        "integrity": integrity.report(),
-        "red_flags": flags,
-    }
+    report["run"] = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": _machine(),
+                     "seconds": {k: round(v, 1) for k, v in timings.items()}}
+    return report
 
 
-def _load_questions(sets: EvalSets) -> tuple[list[dict], list[dict], list[tuple[str, str]]]:
-    """K-QA rows, PubMedQA rows (decisions checked), and (id, text) of the real consumer questions."""
-    kqa = read_jsonl(sets.kqa, ("_id", "Question", "Must_have", "Free_form_answer"))
-    pubmedqa = read_jsonl(sets.pubmedqa, ("_id", "text", "final_decision"))
+def _load_pubmedqa(path: Path) -> list[dict]:
+    """PubMedQA rows, each decision checked."""
+    pubmedqa = read_jsonl(path, ("_id", "text", "final_decision"))
     for row in pubmedqa:
         if str(row["final_decision"]).lower() not in GOLD_VERDICT:
-            raise ReaderError(sets.pubmedqa, f"question {row['_id']}: final_decision {row['final_decision']!r} "
-                                             "is not yes, no or maybe")
-    real = [(str(q["_id"]), q["Question"]) for q in kqa]
-    real += [(str(q["_id"]), q["text"]) for q in read_jsonl(sets.liveqa, ("_id", "text"))]
-    return kqa, pubmedqa, real
+            raise ReaderError(path, f"question {row['_id']}: final_decision {row['final_decision']!r} "
+                                    "is not yes, no or maybe")
+    return pubmedqa
 
 
 def _ask(store: LibraryStore, question: str, settings: Settings, retriever: Retriever, audience: str,

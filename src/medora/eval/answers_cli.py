@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from medora.answer.audience import AUDIENCES
-from medora.eval.answers import MATCHERS, VERDICTS
+from medora.eval.answers import MATCHERS, SETS, VERDICTS
 
 
 @click.command("answers")
@@ -28,41 +28,63 @@ from medora.eval.answers import MATCHERS, VERDICTS
 @click.option("--matcher", type=click.Choice(MATCHERS), default="auto", show_default=True,
               help="Statement matcher: auto = MiniLM embeddings + lexical when MiniLM loads offline, else lexical.")
 @click.option("--audiences", default=",".join(AUDIENCES), show_default=True, help="Comma-separated K-QA audiences.")
+@click.option("--sets", "sets", default=",".join(SETS), show_default=True,
+              help="Comma-separated sets to run (keyfacts, medicationqa, kqa, pubmedqa, redflags).")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N questions of every set.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None,
+              help="Write one JSON line per question (and K-QA audience): what was answered and why it failed.")
 @click.option("--kqa-limit", type=click.IntRange(1), default=None, help="Only the first N K-QA questions.")
 @click.option("--pubmedqa-limit", type=click.IntRange(1), default=None, help="Only the first N PubMedQA questions.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="Output format.")
 def eval_answers(eval_dir: Path, library: str | None, red_flags: Path | None, matcher: str, audiences: str,
-                 kqa_limit: int | None, pubmedqa_limit: int | None, fmt: str) -> None:
-    """Measure answer quality on the evaluation sets in EVAL_DIR (kqa-dev, pubmedqa-1k, liveqa-med-dev).
+                 sets: str, limit: int | None, report_path: Path | None, kqa_limit: int | None,
+                 pubmedqa_limit: int | None, fmt: str) -> None:
+    """Measure answer quality on the evaluation sets in EVAL_DIR (keyfacts-dev, medicationqa-dev, kqa-dev,
+    pubmedqa-1k, liveqa-med-dev).
 
     \b
     K-QA: share of physicians' must-have statements an answer supports, per audience, with a
     matcher calibrated on the physicians' NLI labels; a contradiction proxy; questions the
     library could not answer. PubMedQA: accuracy of the yes/no verdict. Every answer's
     citations are checked against the library; reading grade per audience; red-flag recall
-    and false alarms.
+    and false alarms. Key facts: share of questions whose lead (bottom line + next 3 statements)
+    states every key fact, with the expected verdict, nothing forbidden in the bottom line, and
+    abstaining when out of scope; each failure with its reasons. MedicationQA: share of answers
+    quoting the pharmacist's gold sentence (token F1 >= 0.6), overall and on the subset the
+    library can answer. A naive baseline (bm25s, first 8 sentences of the top 3 passages) answers
+    the key-fact, MedicationQA and K-QA questions in the same run. Progress goes to stderr.
 
     \b
-    Example:
+    Examples:
       medora eval answers ../shared/data/eval --library eval.db --red-flags tests/data/red_flag_questions.jsonl
+      medora eval answers ../shared/data/eval --sets keyfacts --report keyfacts.jsonl
+      medora eval answers ../shared/data/eval --sets keyfacts,medicationqa --limit 20 --format json
     """
     from medora.cli import handle_errors
 
-    handle_errors(_run)(eval_dir, library, red_flags, matcher, audiences, kqa_limit, pubmedqa_limit, fmt)
+    handle_errors(_run)(eval_dir, library, red_flags, matcher, audiences, sets, limit, report_path, kqa_limit,
+                        pubmedqa_limit, fmt)
 
 
 def _run(eval_dir: Path, library: str | None, red_flags: Path | None, matcher: str, audiences: str,
-         kqa_limit: int | None, pubmedqa_limit: int | None, fmt: str) -> None:
-    from medora.eval.answers import evaluate_answers
+         sets: str, limit: int | None, report_path: Path | None, kqa_limit: int | None,
+         pubmedqa_limit: int | None, fmt: str) -> None:
+    from medora.eval.answers import evaluate_answers, parse_sets
     from medora.settings import load_settings
 
     settings = load_settings(library=library)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
+    rows: list[dict] | None = [] if report_path else None
     report = evaluate_answers(eval_dir, settings, red_flags=red_flags, matcher=matcher,
                               audiences=tuple(a.strip() for a in audiences.split(",") if a.strip()),
-                              kqa_limit=kqa_limit, pubmedqa_limit=pubmedqa_limit,
-                              progress=lambda m: err.print(m, markup=False))
+                              kqa_limit=kqa_limit, pubmedqa_limit=pubmedqa_limit, sets=parse_sets(sets),
+                              limit=limit, rows=rows, progress=lambda m: err.print(m, markup=False))
+    if report_path:
+        with report_path.open("w", encoding="utf-8") as fh:
+            for row in rows or []:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        err.print(f"wrote {len(rows or [])} per-question rows to {report_path}", markup=False)
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
@@ -70,38 +92,72 @@ def _run(eval_dir: Path, library: str | None, red_flags: Path | None, matcher: s
 
 
 def print_tables(report: dict, console: Console) -> None:
-    """The report as tables: matcher, K-QA per audience, PubMedQA, integrity, red flags."""
-    m = report["matcher"]
-    cv = m["entailment_cross_validated"]
-    console.print(f"Matcher: {m['mode']}; thresholds {m['thresholds']}; vs physicians (cross-validated): "
-                  f"accuracy {cv['accuracy']:.3f}, precision {cv['precision']:.3f}, recall {cv['recall']:.3f} "
-                  f"(physicians agree with each other {m['physician_pairwise_agreement']:.3f})", markup=False)
-    console.print(_kqa_table(report["kqa"]))
-    ref = report["kqa_physician_answers"]
-    console.print(f"Physicians' own K-QA answers, scored the same way: coverage {ref['coverage']:.3f} "
-                  f"({ref['covered']}/{ref['must_have']}), contradicted {ref['contradicted']} (false flags)",
-                  markup=False)
-    console.print(_pubmedqa_table(report["pubmedqa"]))
-    console.print(_confusion_table(report["pubmedqa"]["confusion"]))
+    """The report as tables: key facts, MedicationQA, matcher, K-QA, PubMedQA, integrity, red flags (those run)."""
+    say = lambda text: console.print(text, markup=False)  # noqa: E731
+    if "keyfacts" in report:
+        print_keyfacts(report["keyfacts"], console)
+    if "medicationqa" in report:
+        console.print(_medicationqa_table(report["medicationqa"]))
+    if "kqa" in report:
+        m = report["matcher"]
+        cv = m["entailment_cross_validated"]
+        say(f"Matcher: {m['mode']}; thresholds {m['thresholds']}; vs physicians (cross-validated): "
+            f"accuracy {cv['accuracy']:.3f}, precision {cv['precision']:.3f}, recall {cv['recall']:.3f} "
+            f"(physicians agree with each other {m['physician_pairwise_agreement']:.3f})")
+        console.print(_kqa_table(report["kqa"], report.get("kqa_naive")))
+        ref = report["kqa_physician_answers"]
+        say(f"Physicians' own K-QA answers, scored the same way: coverage {ref['coverage']:.3f} "
+            f"({ref['covered']}/{ref['must_have']}), contradicted {ref['contradicted']} (false flags)")
+    if "pubmedqa" in report:
+        console.print(_pubmedqa_table(report["pubmedqa"]))
+        console.print(_confusion_table(report["pubmedqa"]["confusion"]))
     i = report["integrity"]
-    console.print(f"Citation integrity: {i['rate']:.2%} of {i['citations']:,} citations and {i['statements']:,} "
-                  f"statements in {i['answers']:,} answers; failures {i['failures'] or 'none'}", markup=False)
-    flags = report["red_flags"]
-    if "labelled" in flags:
+    say(f"Citation integrity: {i['rate']:.2%} of {i['citations']:,} citations and {i['statements']:,} "
+        f"statements in {i['answers']:,} answers; failures {i['failures'] or 'none'}")
+    flags = report.get("red_flags")
+    if flags and "labelled" in flags:
         lab = flags["labelled"]
-        console.print(f"Red flags: recall {lab['recall']:.3f} on {lab['emergencies']} emergencies "
-                      f"(right category {lab['right_category']:.3f}); false alarms {lab['false_alarms']}/"
-                      f"{lab['non_emergencies']} labelled non-emergencies", markup=False)
-    real = flags["real_questions"]
-    console.print(f"Red flags on real questions: {real['false_alarms']}/{real['questions']} false alarms", markup=False)
-    console.print(f"Time: {report['run']['seconds']} s", markup=False)
+        say(f"Red flags: recall {lab['recall']:.3f} on {lab['emergencies']} emergencies "
+            f"(right category {lab['right_category']:.3f}); false alarms {lab['false_alarms']}/"
+            f"{lab['non_emergencies']} labelled non-emergencies")
+    if flags:
+        real = flags["real_questions"]
+        say(f"Red flags on real questions: {real['false_alarms']}/{real['questions']} false alarms")
+    say(f"Time: {report['run']['seconds']} s")
 
 
-def _kqa_table(kqa: dict) -> Table:
-    """One column per audience (narrow enough for an 80-column terminal)."""
-    table = _table("K-QA, per audience (FK: Flesch-Kincaid grade of answered questions)", "measure", *kqa)
+def print_keyfacts(k: dict, console: Console) -> None:
+    """Pass rate beside the baseline, failures by kind, then every failed question with its reasons."""
+    say = lambda text: console.print(text, markup=False)  # noqa: E731
+    naive = k["naive"]
+    say(f"Key facts ({k['audience']}): {k['passed']}/{k['questions']} pass ({k['pass_rate']:.1%}); "
+        f"naive baseline {naive['passed']}/{k['questions']} ({naive['pass_rate']:.1%})")
+    if k["failure_kinds"]:
+        say("  failed questions by reason: " + ", ".join(f"{kind} {n}" for kind, n in k["failure_kinds"].items()))
+    for f in k["failures"]:
+        say(f"  {f['id']}  {f['question']}")
+        for reason in f["reasons"]:
+            say(f"        - {reason}")
+
+
+def _medicationqa_table(mq: dict) -> Table:
+    table = _table(f"MedicationQA ({mq['questions']} questions, {mq['answerable']} answerable from the library "
+                   f"= {mq['answerable_share']:.1%}; hit: a statement quotes a gold sentence, F1 >= "
+                   f"{mq['definition']['f1']})", "measure", "Medora", "naive")
+    for part in ("answerable", "overall"):
+        for key, name in (("hit_rate", "hit"), ("bottom_line_hit_rate", "bottom-line hit")):
+            table.add_row(f"{name}, {part}", *(f"{mq[who][part][key]:.3f}" for who in ("medora", "naive")))
+    table.add_row("answered", str(mq["status"].get("answered", 0)), "-")
+    return table
+
+
+def _kqa_table(kqa: dict, naive: dict | None = None) -> Table:
+    """One column per audience (narrow enough for an 80-column terminal), and the naive baseline's."""
+    columns = [*kqa, "naive"] if naive else list(kqa)
+    table = _table("K-QA, per audience (FK: Flesch-Kincaid grade of answered questions)", "measure", *columns)
     rows = {
         "answered": lambda r: str(r["status"].get("answered", 0)),
+        "answered share": lambda r: f"{r['answered_share']:.3f}",
         "insufficient evidence": lambda r: str(r["insufficient_evidence"]),
         "must-haves covered": lambda r: f"{r['covered']}/{r['must_have']}",
         "coverage": lambda r: f"{r['coverage']:.3f}",
@@ -110,8 +166,11 @@ def _kqa_table(kqa: dict) -> Table:
         "FK grade median": lambda r: _num(r["reading_grade"]["median"]),
         "FK grade p90": lambda r: _num(r["reading_grade"]["p90"]),
     }
+    naive_cells = {"answered": str(naive["answered"]), "answered share": f"{naive['answered_share']:.3f}",
+                   "must-haves covered": f"{naive['covered']}/{naive['must_have']}",
+                   "coverage": f"{naive['coverage']:.3f}"} if naive else {}
     for name, cell in rows.items():
-        table.add_row(name, *(cell(r) for r in kqa.values()))
+        table.add_row(name, *(cell(r) for r in kqa.values()), *([naive_cells.get(name, "-")] if naive else []))
     return table
 
 

@@ -83,11 +83,6 @@ class Bm25sPeer:
     name = "bm25s"
 
     def __init__(self, dataset: BeirDataset):
-        try:
-            import bm25s
-            import Stemmer
-        except ImportError:
-            raise UsageError("the bm25s peer needs `pip install bm25s PyStemmer`") from None
         ids, texts = [], []
         with dataset.corpus.open(encoding="utf-8") as fh:
             for line in fh:
@@ -95,6 +90,21 @@ class Bm25sPeer:
                     row = json.loads(line)
                     ids.append(str(row["_id"]))
                     texts.append(f"{row.get('title', '')} {row.get('text', '')}")
+        self._index(ids, texts)
+
+    @classmethod
+    def over(cls, ids: list[str], texts: list[str]) -> Bm25sPeer:
+        """The same peer over given texts (e.g. a library's passages) instead of a BEIR corpus."""
+        peer = cls.__new__(cls)
+        peer._index(ids, texts)
+        return peer
+
+    def _index(self, ids: list[str], texts: list[str]) -> None:
+        try:
+            import bm25s
+            import Stemmer
+        except ImportError:
+            raise UsageError("the bm25s peer needs `pip install bm25s PyStemmer`") from None
         self._bm25s = bm25s
         self.stemmer = Stemmer.Stemmer("english")
         self.ids = ids
