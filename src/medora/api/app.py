@@ -22,6 +22,7 @@ from fastapi.openapi.utils import get_openapi
 
 from medora import __version__
 from medora.api import (
+    cds_hooks,
     problems,
     routes_articles,
     routes_ask,
@@ -68,7 +69,7 @@ def create_app(settings: Settings, api: ApiSettings | None = None) -> FastAPI:
     app.state.medora = server
     with closing(open_store(settings.library, create=False)) as store:
         app.state.schema_version = store.schema_version()  # what /v1/health reports, without touching the library
-    for module in (routes_ask, routes_articles, routes_review, routes_library, routes_auth, routes_meta):
+    for module in (routes_ask, routes_articles, routes_review, routes_library, routes_auth, routes_meta, cds_hooks):
         app.include_router(module.router)
     problems.install(app)
     mount_web(app)
