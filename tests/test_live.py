@@ -220,3 +220,50 @@ def test_ask_answers_within_the_deadline_when_the_service_hangs(library, service
     assert answer["status"] in ("answered", "insufficient_evidence")
     assert answer["timings_ms"]["live"] < 1500
     assert _counts(library) == before
+
+
+def test_api_live_flag_metrics_and_no_question_in_logs(library, services, caplog):
+    from fastapi.testclient import TestClient
+    from prometheus_client import REGISTRY
+
+    from medora.api import ApiSettings, create_app
+
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = (sample("medora_live_requests_total", service="NCBI E-utilities", outcome="ok"),
+              sample("medora_live_searches_total", outcome="finished"),
+              sample("medora_live_request_seconds_count", service="NCBI E-utilities"))
+    caplog.set_level("DEBUG")
+    settings = _settings(library, services)  # live is off on this server
+    with TestClient(create_app(settings, ApiSettings(rate_per_second=0))) as client:
+        off = client.post("/v1/ask", json={"question": QUESTION}).json()
+        assert off["live"] is None and not services.log
+        asked = client.post("/v1/ask", json={"question": QUESTION, "live": True})
+        assert asked.status_code == 200, asked.text
+        body = asked.json()
+        page = client.get("/metrics").text
+    assert body["live"]["finished"] and body["live"]["services"] == ["PubMed"]
+    assert any(r["live"] and r["source"] == "pubmed-live" for r in body["references"])
+    assert sample("medora_live_requests_total", service="NCBI E-utilities", outcome="ok") == before[0] + 2  # esearch, efetch
+    assert sample("medora_live_searches_total", outcome="finished") == before[1] + 1
+    assert sample("medora_live_request_seconds_count", service="NCBI E-utilities") == before[2] + 2
+    assert "medora_live_requests_total{" in page
+    assert "pesticide" not in caplog.text and "hypothyroidism" not in caplog.text  # no question text in logs
+    assert any("esearch.fcgi" in r.getMessage() for r in caplog.records)  # the requests themselves are logged
+
+
+def test_only_the_redacted_question_leaves_the_machine(library, services):
+    exe = str(Path(sys.executable).with_name("medora"))
+    question = ("Hi, I'm John Smith, phone 555-867-5309, email john.smith@example.com. "
+                "Does occupational pesticide exposure cause subclinical hypothyroidism?")
+    env = {**os.environ, "MEDORA_EUTILS_URL": services.url + "/entrez/eutils", "MEDORA_OPENFDA_URL": services.url,
+           "MEDORA_LIVE": "auto"}
+    proc = subprocess.run([exe, "ask", question, "--library", str(library), "--format", "json"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["live"]["searched"]  # auto: the library holds no evidence on this
+    sent = " ".join(v for r in services.log for v in r.params.values()).lower()
+    assert "pesticide" in sent
+    for private in ("john", "smith", "555", "867", "5309", "example.com"):
+        assert private not in sent
