@@ -328,6 +328,17 @@ REDACTIONS = [
     ("Nurse Kim gave me 0.5 mg of Ativan", "Nurse [name] gave me 0.5 mg of Ativan"),
     ("my son Jake has a fever of 101", "my son [name] has a fever of 101"),
     ("Is my rash shingles?\nThanks,\nMary Jones", "Is my rash shingles?\nThanks,\n[name]"),
+    # Name cues, dates of birth next to names, look-alike separators (issue 13).
+    ("Pt. John Smith 03/14/1975 has chest pain", "Pt. [name] [date of birth] has chest pain"),
+    ("Patient Maria Gonzalez, DOB 02/03/1980, takes metformin", "Patient [name], DOB [date of birth], takes metformin"),
+    ("my patient Ann Lee (March 3, 1975) has gout", "my patient [name] ([date of birth]) has gout"),
+    ("pt John Smith, 1975-03-14, on warfarin", "pt [name], [date of birth], on warfarin"),
+    ("Mrs. Lopez and Mr Smith take lisinopril", "Mrs. [name] and Mr [name] take lisinopril"),
+    ("Maria Gonzalez DOB 1/2/1980 asks about asthma", "[name] DOB [date of birth] asks about asthma"),
+    ("email jane\uff20example\uff0ecom about my INR", "email [email] about my INR"),
+    ("mail: jane.doe\ufe6bmail\u3002com", "mail: [email]"),
+    ("call 555\u2013123\u20134567 tonight", "call [phone] tonight"),
+    ("phone \uff15\uff15\uff15-\uff11\uff12\uff13-\uff14\uff15\uff16\uff17", "phone [phone]"),
 ]
 
 UNTOUCHED = [
@@ -358,6 +369,10 @@ UNTOUCHED = [
     "pectin methylesterase (EC 3.1.1.11) activity",
     "Research Nurse. Both Investigators agreed",
     "Will We Miss Cancers Following Updated Guidelines?",
+    "Is the Patient Health Questionnaire valid in teenagers?",
+    "Patient Information about asthma",
+    "Is the patient education guide useful?",
+    "Pt. education for atorvastatin 20 mg",
 ]
 
 
@@ -425,8 +440,9 @@ def test_user_notice_names_what_was_removed():
     assert user_notice(redact_phi("What is gout?")) is None
     notice = user_notice(redact_phi("Call 555-123-4567, DOB 1/2/1980"))
     assert notice == (
-        "We removed personal details (a phone number, a date of birth) from your question before searching; "
-        "Medora does not store them."
+        "We removed personal details (a phone number, a date of birth) from your question before searching. "
+        "Medora never stores them: only the question as shown here, without them, is kept, in a follow-up thread "
+        "(deleted after the server's retention period) or in a saved article."
     )
     assert "phone numbers" in user_notice(redact_phi("555-123-4567 or 555-765-4321"))  # type: ignore[operator]
 

@@ -2,9 +2,11 @@
 
 Deterministic patterns for emails, URLs, IP addresses, SSNs, phone numbers (US and
 international), record/account numbers after a label, dates of birth after a label, street
-addresses (with unit, city, state and ZIP), and names where the text introduces them ("my name
-is ...", "I am Jane Doe", "patient: ...", "my son Jake", a signature). Each is replaced by a
-typed placeholder such as ``[phone]``.
+addresses (with unit, city, state and ZIP), names where the text introduces them ("my name
+is ...", "I am Jane Doe", "patient: ...", "Pt. John Smith", "Mrs. Lopez", "my son Jake", a full
+name before "DOB", a signature), and a full date right after such a name (a date of birth). Look-alike
+characters (full-width "＠" and "．", other dots, dashes and spaces) are read as their ASCII
+forms first. Each is replaced by a typed placeholder such as ``[phone]``.
 
 Decisions: clinician names after a title ("Dr. Patel", "Nurse Kim") are redacted too and the
 title is kept ("Dr. [name]"), because a named clinician identifies the patient's care team
@@ -90,6 +92,8 @@ _NOT_NAMES = frozenset(
     type stage grade on in at of for with from to by about after before since during because if when
     please thanks thank hello hi dear sir madam doctor dr nurse patient mr mrs ms miss who what why how
     which where whose monday tuesday wednesday thursday friday saturday sunday
+    information education guide care safety portal handout history resources support center centre leaflet
+    instructions advocate assistance forms guidelines guideline assessment questionnaire reported outcomes health activation
     """.split()
 )
 
@@ -217,10 +221,34 @@ _NAME_INTROS = (
     re.compile(rf"(?i:\b(?:i am|i'm|im))\s+(?P<name>{_NAME_WORD}(?: [A-Z]\.)? {_NAME_WORD})"),
     re.compile(rf"(?i:\bmy {_RELATIONS}),?\s+(?P<name>{_FULL_NAME})"),
     re.compile(rf"\b(?:(?:Dr|Mr|Mrs|Ms|Mx|Prof)\.?|Doctor|Nurse|Professor)\s+(?P<name>{_FULL_NAME})"),
+    # "Pt. John Smith", "patient Maria Gonzalez": a cue, then a first and a last name (one capitalised word
+    # after "patient" is too often a heading: "Patient Information").
+    # "Patient" capitalised only where a sentence starts ("the Patient Health Questionnaire" is a title).
+    re.compile(rf"(?:(?:(?m:^)|(?<=[.!?] ))\s*Patient|\bpatient|\b(?i:pt)\b\.?)\s+(?:(?i:is|named|called)\s+)?"
+               rf"(?P<name>{_NAME_WORD}(?: [A-Z]\.)? {_NAME_WORD})"),
+    # "Maria Gonzalez, DOB ...": a full name right before a date-of-birth label.
+    re.compile(rf"(?P<name>{_NAME_WORD}(?: [A-Z]\.)? {_NAME_WORD}),?\s+(?i:dob\b|d\.o\.b\.?|date of birth\b|born on\b)"),
     re.compile(
         rf"(?i:\b(?:regards|sincerely|best|cheers|thanks|thank you|signed))[,!.]?\s*\n?\s*(?P<name>{_FULL_NAME})\s*[.!]?\s*$"
     ),
 )
+#: A full date (with its year) right after a name is a date of birth: "Pt. John Smith 03/14/1975".
+_DATE_AFTER_NAME = re.compile(
+    rf"\A,?\s*\(?\s*(?P<value>\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{4}}|\d{{4}}-\d{{1,2}}-\d{{1,2}}|{_MONTH} {_DAY},? \d{{4}}"
+    rf"|{_DAY} (?:of )?{_MONTH},? \d{{4}})(?![\w/-])",
+    re.IGNORECASE,
+)
+#: Look-alike characters folded to ASCII, one character for one (offsets stay valid), before matching:
+#: full-width forms ("ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ"), small and other "at" and full-stop signs, dashes
+#: and spaces, so an address or number written with them is found all the same.
+_FOLD = {
+    **{code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)},
+    **{ord(c): "@" for c in "\uFE6B"},
+    **{ord(c): "." for c in "\u3002\uFF61\u2024\uFE52\u2E3C\u00B7\u2027"},
+    **{ord(c): "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uFE58\uFE63\u30FC"},
+    **{ord(c): " " for c in "\u00A0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200A\u202F\u205F\u3000"},
+    **{ord(c): "(" for c in "\uFE59"}, **{ord(c): ")" for c in "\uFE5A"},
+}
 #: "my name is" may be followed by a lower-case name.
 _NAME_IS_LOWER = re.compile(r"\bmy name is\s+(?P<name>[a-z][a-z'-]+(?: [a-z][a-z'-]+){0,2})", re.IGNORECASE)
 #: Spans never redacted: NDC product codes and enzyme (EC) numbers.
@@ -246,7 +274,8 @@ def redact_phi(text: str) -> PhiResult:
     """Replace each personal identifier in ``text`` by a typed placeholder such as ``[phone]``."""
     if not isinstance(text, str):
         raise UsageError(f"text to redact must be text, not {type(text).__name__}")
-    spans = _resolve(_candidates(text), _protected(text))
+    folded = text.translate(_FOLD)  # same length: spans found in it are spans of ``text``
+    spans = _resolve(_candidates(folded), _protected(folded))
     if not spans:
         return PhiResult(text=text)
     pieces, bare, last = [], [], 0
@@ -265,7 +294,9 @@ def user_notice(phi: PhiResult) -> str | None:
         return None
     counts = Counter(kind for kind, _, _ in phi.found)
     items = [_NOUNS[kind][0] if n == 1 else _NOUNS[kind][1] for kind, n in counts.items()]
-    return f"We removed personal details ({', '.join(items)}) from your question before searching; Medora does not store them."
+    return (f"We removed personal details ({', '.join(items)}) from your question before searching. Medora never "
+            "stores them: only the question as shown here, without them, is kept, in a follow-up thread (deleted "
+            "after the server's retention period) or in a saved article.")
 
 
 def _candidates(text: str) -> list[Span]:
@@ -286,6 +317,9 @@ def _names(text: str) -> list[Span]:
             start, end = _trim_name(match.group("name"), match.start("name"))
             if end > start:
                 spans.append(("name", start, end))
+                date = _DATE_AFTER_NAME.match(text[end:end + 40])
+                if date:
+                    spans.append(("date of birth", end + date.start("value"), end + date.end("value")))
     return spans
 
 
