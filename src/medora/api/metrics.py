@@ -8,6 +8,9 @@ Metrics (``GET /metrics``, text exposition format):
   withheld for insufficient evidence).
 * ``medora_answer_stage_seconds{stage}``: the stage timings each answer carries
   (``retrieve``, ``retrieve.<step>``, ``select``, ``compose``, ``total``).
+* Live evidence (defined beside their clients, ``sources/online/``): ``medora_live_requests_total
+  {service,outcome}`` (ok, retry, failed), ``medora_live_request_seconds{service}`` and
+  ``medora_live_searches_total{outcome}`` (finished, unfinished, failed).
 
 Under ``medora serve`` every worker writes its samples to files in ``PROMETHEUS_MULTIPROC_DIR``
 (a temporary folder the parent creates and removes) and ``/metrics`` sums all workers' files, so
