@@ -333,7 +333,9 @@ def library() -> None:
 
 @library.command("add")
 @click.argument("names", nargs=-1)
-@click.option("--all", "add_all", is_flag=True, help="Add every known source.")
+@click.option("--all", "add_all", is_flag=True,
+              help="Add every known source, except opt-in ones (medpix) unless named too or --include-opt-in.")
+@click.option("--include-opt-in", is_flag=True, help="With --all: add the opt-in sources (medpix) as well.")
 @click.option("--from", "from_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder with local copies of the sources (default: $MEDORA_SOURCES_DIR; else download).")
 @click.option("--no-verify", is_flag=True, help="Accept local copies whose checksum differs from the pinned one.")
@@ -350,9 +352,9 @@ def library() -> None:
 @format_option(["text", "json"], "text")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @handle_errors
-def library_add(names, add_all, from_dir, no_verify, drugs, max_labels, jobs, ray_address, library, fmt,
-                quiet) -> None:
-    """Add public sources by name: medquad, uspstf, pubmedqa, dailymed, pubmed, pmc; or openfda (online).
+def library_add(names, add_all, include_opt_in, from_dir, no_verify, drugs, max_labels, jobs, ray_address, library,
+                fmt, quiet) -> None:
+    """Add public sources by name (`medora library known` lists them), or openfda (online).
 
     \b
     Files come from --from / $MEDORA_SOURCES_DIR when set (laid out as NAME/FILE, like
@@ -365,6 +367,7 @@ def library_add(names, add_all, from_dir, no_verify, drugs, max_labels, jobs, ra
       medora library add --all --from ../shared/data/sources
       medora library add medquad uspstf
       medora library add pmc --jobs 4
+      medora library add --all medpix --from ../shared/data/sources   # with the opt-in teaching cases
       medora library add openfda --drug atorvastatin --drug Plavix   # current labels from api.fda.gov
       medora library add openfda --all   # openFDA's bulk label download, resumed part by part
     """
@@ -377,15 +380,13 @@ def library_add(names, add_all, from_dir, no_verify, drugs, max_labels, jobs, ra
     from medora.progress import ingest_progress
     from medora.sources.fetch import resolve_files
     from medora.sources.readers.registry import make_reader
-    from medora.sources.registry import get_source, list_sources
+    from medora.sources.registry import list_sources, select_sources
 
-    if add_all:
-        names = tuple(s.name for s in list_sources())
-    if not names:
+    if not names and not add_all:
         raise click.UsageError("name at least one source, or --all; known: "
                                + ", ".join(s.name for s in list_sources()))
     settings = _settings(library, sources_dir=from_dir)
-    known = [get_source(n) for n in names]  # fail fast on an unknown name
+    known = select_sources(names, add_all=add_all, include_opt_in=include_opt_in)  # opt-in: named or flagged
     results, rejected = {}, 0
     backend = make_reader_backend(jobs=jobs, ray_address=ray_address)
     with closing(backend), _open(settings, create=True) as store:
@@ -403,6 +404,8 @@ def library_add(names, add_all, from_dir, no_verify, drugs, max_labels, jobs, ra
             if fmt == "text":
                 _report(report, fmt, f"add {src.name}")
                 out.print(f"  licence: {src.license}. {src.attribution}", markup=False)
+            if src.licence_note:
+                err.print(f"note: {src.name}: {src.licence_note}", markup=False)
             else:
                 for path, reason in report.rejected:
                     err.print(f"rejected: {path}: {reason}", markup=False)
@@ -667,7 +670,8 @@ def library_known(fmt) -> None:
     for col in ("name", "title", "licence", "files", "attribution"):
         table.add_column(col, overflow="fold")
     for s in sources:
-        table.add_row(s.name, s.title, s.license, str(len(s.files)), s.attribution)
+        name = f"{s.name} (opt-in)" if s.opt_in else s.name
+        table.add_row(name, s.title, s.license, str(len(s.files)), s.attribution)
     out.print(table)
 
 

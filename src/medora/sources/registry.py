@@ -39,6 +39,9 @@ class KnownSource:
     files: tuple[SourceFile, ...]
     #: Shown with download errors when the upstream file cannot simply be fetched as-is.
     note: str = ""
+    #: Left out of ``library add --all`` unless named (or --include-opt-in); ``licence_note`` is printed when added.
+    opt_in: bool = False
+    licence_note: str = ""
 
 
 _OPENFDA_SPL = "https://raw.githubusercontent.com/FDA/openfda/0bd82e0f8cf06bf412fe86b10fe0adcc0131cfda/openfda/spl/tests/data"
@@ -223,12 +226,110 @@ _SOURCES: tuple[KnownSource, ...] = (
     ),
 )
 
+_LOCAL_ONLY = (
+    "this file was assembled from an upstream snapshot (see the folder's README in the shared data) and has no "
+    "download URL of its own; put it in a folder as {relpath} and point MEDORA_SOURCES_DIR or --from at that folder"
+)
+
+_SOURCES += (
+    KnownSource(
+        name="openfda-labels",
+        title="FDA drug labels from openFDA /drug/label (363 labels, PharmGKB snapshot)",
+        publisher="U.S. Food and Drug Administration (openFDA)",
+        license="Public domain (openFDA data; FDA label text is U.S. government work)",
+        attribution=(
+            "Drug labels from the U.S. Food and Drug Administration via the openFDA API (open.fda.gov), as snapshotted "
+            "by PharmGKB (fda-labels-monitored, 2024-01-15). openFDA: do not rely on it alone for medical decisions."
+        ),
+        homepage="https://open.fda.gov/apis/drug/label/",
+        version="PharmGKB fda-labels-monitored 0eb5636 (2024-01-15)",
+        format="openfda",
+        files=(
+            SourceFile(
+                relpath="openfda-labels/openfda-labels-pharmgkb-2024-01-15.tar.gz",
+                url="https://github.com/PharmGKB/fda-labels-monitored",
+                sha256="acf01cfa29967a38e9387aaabcc2a09879d226a5a19267342e8e7db27dd94e56",
+                size=9486913,
+            ),
+        ),
+        note=_LOCAL_ONLY.format(relpath="openfda-labels/openfda-labels-pharmgkb-2024-01-15.tar.gz"),
+    ),
+    KnownSource(
+        name="openfda-common",
+        title="FDA label extracts for 88 commonly prescribed drugs (openFDA, PharmaGraphRAG extract)",
+        publisher="U.S. Food and Drug Administration (openFDA); extract by the PharmaGraphRAG project",
+        license="Public domain label text (openFDA); extract files MIT",
+        attribution=(
+            "Label text from the U.S. Food and Drug Administration via openFDA; extracts by PharmaGraphRAG "
+            "(jmponcebe/PharmaGraphRAG, commit 5dd363e, MIT licence)."
+        ),
+        homepage="https://github.com/jmponcebe/PharmaGraphRAG",
+        version="PharmaGraphRAG 5dd363e (88 drugs)",
+        format="openfda-common",
+        files=(
+            SourceFile(
+                relpath="openfda-common/openfda-common-88-2026.tar.gz",
+                url="https://github.com/jmponcebe/PharmaGraphRAG",
+                sha256="8c58be7cc3909c8a4d7d87c1f28707c42b249e37b9239d6a95a95652f8b289a5",
+                size=975760,
+            ),
+        ),
+        note=_LOCAL_ONLY.format(relpath="openfda-common/openfda-common-88-2026.tar.gz"),
+    ),
+    KnownSource(
+        name="medlineplus",
+        title="MedlinePlus health topic summaries (1,023 English topics, June 2024)",
+        publisher="MedlinePlus, U.S. National Library of Medicine",
+        license="Public domain (U.S. National Library of Medicine)",
+        attribution="Courtesy of MedlinePlus from the National Library of Medicine (medlineplus.gov).",
+        homepage="https://medlineplus.gov/healthtopics.html",
+        version="medlineplus.gov summaries, 2024-06",
+        format="medlineplus",
+        files=(
+            SourceFile(
+                relpath="medlineplus/medlineplus-health-topics-2024-06.jsonl",
+                url="https://medlineplus.gov/xml.html",
+                sha256="8de68e05c26326f0024dc5fd3d1e1bb75c8512e29a61bbea72d0d2f566692bb0",
+                size=2054223,
+            ),
+        ),
+        note=_LOCAL_ONLY.format(relpath="medlineplus/medlineplus-health-topics-2024-06.jsonl"),
+    ),
+    KnownSource(
+        name="medpix",
+        title="MedPix radiology teaching cases (671 cases, MedPix 2.0 data set)",
+        publisher="MedPix, U.S. National Library of Medicine (cases contributed by clinicians)",
+        license="Not stated upstream: educational and research use, with attribution (opt-in)",
+        attribution=(
+            "Cases from MedPix, U.S. National Library of Medicine, as packaged by MedPix 2.0: Siragusa I, Contino S, "
+            "La Ciura M, Alicata R, Pirrone R. Data Science and Engineering, 2025."
+        ),
+        homepage="https://medpix.nlm.nih.gov/",
+        version="MedPix 2.0 (CHILab1/MedPix-2.0 d3bc431)",
+        format="medpix",
+        files=(
+            SourceFile(
+                relpath="medpix/medpix-2.0-case-topic.json",
+                url="https://github.com/CHILab1/MedPix-2.0",
+                sha256="b9ef5fc1100e7fa94d4cdc82fc18b9db0397be0093ede77c3627dccb0aff9d85",
+                size=3101414,
+            ),
+        ),
+        note=_LOCAL_ONLY.format(relpath="medpix/medpix-2.0-case-topic.json"),
+        opt_in=True,
+        licence_note=(
+            "MedPix states no licence for this data set: its cases are added as teaching cases (case reports, ranked "
+            "below guidelines and labels) for educational and research use, with attribution"
+        ),
+    ),
+)
+
 SOURCES: dict[str, KnownSource] = {source.name: source for source in _SOURCES}
 
 
-def list_sources() -> list[KnownSource]:
-    """All known sources, in a stable order."""
-    return list(_SOURCES)
+def list_sources(*, include_opt_in: bool = True) -> list[KnownSource]:
+    """All known sources, in a stable order (without the opt-in ones when ``include_opt_in`` is False)."""
+    return [s for s in _SOURCES if include_opt_in or not s.opt_in]
 
 
 def get_source(name: str) -> KnownSource:
@@ -237,3 +338,14 @@ def get_source(name: str) -> KnownSource:
     if source is None:
         raise SourceError(f"unknown source {name!r}; known sources: {', '.join(SOURCES)}")
     return source
+
+
+def select_sources(names: tuple[str, ...] | list[str], *, add_all: bool = False,
+                   include_opt_in: bool = False) -> list[KnownSource]:
+    """The sources ``library add`` works on: ``names``, or with ``add_all`` every source except the
+    opt-in ones (added only when also named, or with ``include_opt_in``). Unknown names raise SourceError."""
+    named = [get_source(n) for n in names]  # fail fast on an unknown name
+    if not add_all:
+        return named
+    wanted = {s.name for s in named}
+    return [s for s in _SOURCES if include_opt_in or not s.opt_in or s.name in wanted]

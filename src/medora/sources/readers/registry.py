@@ -17,6 +17,10 @@ from medora.sources.readers.base import Reader
 # name -> "module:Class". Order matters for sniffing: specific formats before generic ones.
 READERS: dict[str, str] = {
     "medquad": "medora.sources.readers.medquad:MedQuadReader",
+    "openfda": "medora.sources.readers.openfda:OpenFdaReader",
+    "openfda-common": "medora.sources.readers.openfda:OpenFdaCommonReader",
+    "medlineplus": "medora.sources.readers.medlineplus:MedlinePlusReader",
+    "medpix": "medora.sources.readers.medpix:MedPixReader",
     "uspstf": "medora.sources.readers.uspstf:UspstfReader",
     "pubmedqa": "medora.sources.readers.pubmed:PubMedQAReader",
     "pubmed-xml": "medora.sources.readers.pubmed:PubMedXmlReader",
