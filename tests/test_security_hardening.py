@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import run_cli
 from test_api_common import PASSWORD, QUESTION, ApiLibrary, copy_library
 
 pytest_plugins = ("test_api_common",)  # its fixtures: template_library
@@ -117,3 +119,39 @@ def test_2_nobody_approves_their_own_work_or_someone_elses_claim(server, lib):
     assert _review(server, art["slug"], reviewer, "approve", art["revision"]).status_code == 403
     approved = _review(server, art["slug"], admin, "approve", art["revision"])
     assert approved.status_code == 200 and approved.json()["approved_by"] == "admin1"
+
+
+# ------------------------------------------------------------------ 5. personal details
+
+
+PERSONAL = ["Pt. John Smith 03/14/1975 what is sildenafil used for?",
+            "Patient Maria Gonzalez, DOB 02/03/1980: what are the side effects of atorvastatin?",
+            "email john.smith\uff20example\uff0ecom what are the warnings for Triaminic?"]
+
+
+def test_5_personal_details_are_neither_echoed_nor_stored_and_threads_expire(server, lib):
+    threads = []
+    for question in PERSONAL:
+        response = server.post("/v1/ask", json={"question": question, "thread": "new"})
+        assert response.status_code == 200
+        for secret in ("John", "Smith", "Maria", "Gonzalez", "1975", "1980", "example"):
+            assert secret not in response.text, (question, secret)
+        answer = response.json()
+        assert "Medora never stores them: only the question as shown here" in answer["notices"][0]
+        threads.append(answer["thread_id"])
+        csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', server.get("/").text).group(1)
+        page = server.post("/ask", data={"csrf": csrf, "question": question})
+        assert page.status_code == 200 and ("[name]" in page.text or "[email]" in page.text)
+        assert "Smith" not in page.text and "Gonzalez" not in page.text and "1975" not in page.text
+    with sqlite3.connect(lib.path) as db:
+        stored = " ".join(" ".join(row) for row in db.execute("SELECT question, retrieval_query FROM thread_turns"))
+        assert "[name]" in stored and not any(s in stored for s in ("Smith", "Gonzalez", "1975", "1980", "example"))
+        old = threads[0]
+        db.execute("UPDATE thread_turns SET created_at = '2020-01-01T00:00:00+00:00' WHERE thread_id = ?", (old,))
+        db.execute("UPDATE threads SET created_at = '2020-01-01T00:00:00+00:00' WHERE id = ?", (old,))
+    purged = run_cli("threads", "purge", "--library", str(lib.path))
+    assert purged.stdout.startswith("deleted 1 threads (1 turns)"), purged.stdout
+    with sqlite3.connect(lib.path) as db:
+        left = {row[0] for row in db.execute("SELECT id FROM threads")}
+        assert old not in left and set(threads[1:]) <= left
+        assert db.execute("SELECT COUNT(*) FROM thread_turns WHERE thread_id = ?", (old,)).fetchone()[0] == 0

@@ -120,6 +120,7 @@ class LazyGroup(click.Group):
         "articles": ("medora.cli_admin:articles", "Saved answers under review or published."),
         "users": ("medora.cli_admin:users", "User accounts (reader, reviewer, editor, admin)."),
         "tokens": ("medora.cli_admin:tokens", "API tokens: created for a user, shown once, revocable."),
+        "threads": ("medora.cli_admin:threads", "Follow-up threads: purge those past their retention."),
         "mcp": ("medora.api.mcp_server:mcp_command", "Serve Medora to AI assistants over MCP (stdio or HTTP)."),
     },
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},

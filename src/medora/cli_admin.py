@@ -397,5 +397,36 @@ def tokens_revoke(token_id: int, library: str | None) -> None:
     click.echo(f"token {token.id} ({token.name}) revoked at {token.revoked_at}")
 
 
-COMMANDS = (serve, review, articles, users, tokens)
+
+
+# ------------------------------------------------------------------------------------ threads
+
+
+@click.group()
+def threads() -> None:
+    """Follow-up threads: the redacted questions of a conversation, kept for a while."""
+
+
+@threads.command("purge")
+@click.option("--older-than", "days", type=click.IntRange(0, 3650), default=None,
+              help="Days since a thread's last turn (default: the thread_retention_days setting, 30).")
+@_library_option
+@_handled
+def threads_purge(days: int | None, library: str | None) -> None:
+    """Delete threads idle longer than the retention period (run it daily, e.g. from cron).
+
+    \b
+    Example:
+      medora threads purge                 # threads idle for more than thread_retention_days
+      medora threads purge --older-than 0  # every thread
+    """
+    from medora.library.retention import purge_threads
+
+    settings = load_settings(library=library)
+    with _store(library) as store:
+        purged = purge_threads(store, settings.thread_retention_days if days is None else days)
+    click.echo(f"deleted {purged.threads} threads ({purged.turns} turns) idle since before {purged.cutoff}")
+
+
+COMMANDS = (serve, review, articles, users, tokens, threads)
 """What ``cli.py`` adds: ``for command in COMMANDS: main.add_command(command)``."""

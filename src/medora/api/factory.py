@@ -25,6 +25,7 @@ from medora.api.config import ApiSettings
 from medora.api.logs import uvicorn_log_config
 from medora.errors import UsageError
 from medora.library.open import open_store
+from medora.library.retention import purge_threads
 from medora.settings import Settings
 
 CONFIG_ENV = "MEDORA_SERVE_CONFIG"
@@ -59,8 +60,8 @@ def run(settings: Settings, api: ApiSettings, *, host: str, port: int, log_level
     """Serve with ``api.workers`` processes until interrupted."""
     import uvicorn
 
-    with closing(open_store(settings.library, create=False)):  # a clear error now, and migrations run once
-        pass
+    with closing(open_store(settings.library, create=False)) as store:  # a clear error now, migrations run once
+        purge_threads(store, settings.thread_retention_days)  # and threads past their retention go
     os.environ.update(serve_environment(settings, api))
     signal.signal(signal.SIGTERM, _terminated)
     uvicorn.run(FACTORY, factory=True, workers=api.workers, host=host, port=port, log_level=log_level,

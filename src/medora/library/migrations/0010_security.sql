@@ -1,0 +1,19 @@
+-- Security hardening (issue 13): login backoff, logout that revokes, threads bound to who opened them.
+-- Failed logins per account ('user:<name>') and per client address ('ip:<address>'); a success clears
+-- the account's row; rows idle for a day are pruned (api/login_guard.py).
+CREATE TABLE login_failures (
+    key TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    last_at REAL NOT NULL
+);
+-- Login tokens ended by logout before they expire, by their nonce; pruned once expired (api/auth.py).
+CREATE TABLE revoked_sessions (
+    nonce TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL
+);
+-- Who opened a thread over HTTP (a user, or an anonymous visitor's key): only they may continue it.
+CREATE TABLE thread_owners (
+    thread_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL
+);
+CREATE INDEX thread_turns_by_time ON thread_turns(created_at);
