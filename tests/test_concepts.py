@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-from medora.library.concepts import concepts_of, condition_title, drug_concept, normalize_name
+from medora.library.concepts import concepts_of, condition_title, drug_concept, drug_concepts, normalize_name
 from medora.library.ingest import Ingestor
 from medora.library.open import open_store
 from medora.models import Source
@@ -84,7 +84,10 @@ def test_label_names_merge_on_the_ingredient_and_topic_titles_lose_the_service()
     combo = drug_concept({"generic_names": ["Diphenhydramine HCl, Phenylephrine HCl"],
                           "substance_names": ["DIPHENHYDRAMINE HYDROCHLORIDE", "PHENYLEPHRINE HYDROCHLORIDE"]})
     assert combo.preferred == "diphenhydramine and phenylephrine"
-    assert "substance" not in {k for _, _, k in combo.name_rows()}  # a combination is not each ingredient
+    assert "substance" not in {k for _, _, k in combo.name_rows()}  # a combination is not each ingredient...
+    assert [c.preferred for c in drug_concepts({"generic_names": ["AMOXICILLIN AND CLAVULANATE POTASSIUM"],
+                                                "substance_names": ["AMOXICILLIN", "CLAVULANATE POTASSIUM"]})] == \
+        ["amoxicillin and clavulanate", "amoxicillin", "clavulanate"]  # ...but its label is about each of them
     assert drug_concept({"brand_names": ["Nameless"]}) is None  # a label without an ingredient names no drug
     assert condition_title("Hepatitis B Virus Infection in Adolescents and Adults: Screening") == \
         "Hepatitis B Virus Infection"

@@ -132,6 +132,21 @@ def drug_concept(metadata: dict[str, Any]) -> DocumentConcept | None:
     return DocumentConcept("drug", preferred, normalize_name(preferred), names)
 
 
+def drug_concepts(metadata: dict[str, Any]) -> list[DocumentConcept]:
+    """A label's drug concept and, for a combination, each ingredient's own concept (the label of
+    "amoxicillin and clavulanate" is also about amoxicillin: a question naming amoxicillin finds it)."""
+    main = drug_concept(metadata)
+    if main is None or " and " not in main.preferred:
+        return [main] if main else []
+    out = [main]
+    substances = _strings(metadata.get("substance_names") or metadata.get("substance_name")
+                          or metadata.get("active_ingredients"))
+    for part in main.preferred.split(" and "):
+        names = [(s, "substance") for s in substances if base_name(s) == part]
+        out.append(DocumentConcept("drug", part, normalize_name(part), names))
+    return out
+
+
 def condition_title(title: str) -> str:
     """The condition a topic title names: "Hepatitis B Virus Infection in Adolescents and Adults: Screening"
     -> "Hepatitis B Virus Infection"; "Aspirin Use to Prevent Preeclampsia ..." -> "Preeclampsia ..."."""
@@ -162,7 +177,7 @@ def concepts_of(title: str, doc_type: str, metadata: dict[str, Any] | None) -> l
     meta = metadata or {}
     found: list[DocumentConcept | None] = []
     if doc_type == "drug label":
-        found.append(drug_concept(meta))
+        found.extend(drug_concepts(meta))
     elif meta.get("focus") is not None and "synonyms" in meta:  # MedQuAD
         types = _strings(meta.get("semantic_types"))
         kind = next((_SEMANTIC_KIND[t] for t in types if t in _SEMANTIC_KIND), "condition")

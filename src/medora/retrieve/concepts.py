@@ -18,6 +18,7 @@ import weakref
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 from medora.library.concepts import normalize_name
 from medora.library.store import LibraryStore
@@ -26,7 +27,7 @@ from medora.retrieve.query import STOPWORDS
 
 MAX_WORDS = 8  # longest name looked up, in words
 FUZZY_CUTOFF = 0.90  # Jaro-Winkler similarity a misspelt drug name needs (bench/concept_coverage.py --sweep)
-FUZZY_MIN_CHARS = 5  # shorter words are never matched fuzzily
+FUZZY_MIN_CHARS = 6  # shorter words are never matched fuzzily ("tabet" is not Tabrecta)
 _TOKEN = re.compile(r"[^\W_]+(?:['\u2019]s\b)?")
 # Debian's American/British lists with their case: a lower-case entry is a common word, "Coumadin" is not.
 COMMON_WORD_LISTS = tuple(p for p in WORD_LISTS if p.parent.name == "dict")
@@ -74,7 +75,8 @@ class ConceptIndex:
     concepts: dict[int, tuple[str, str]] = field(default_factory=dict)  # id -> (kind, preferred)
     names: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)
     documents: dict[int, tuple[int, ...]] = field(default_factory=dict)
-    drug_words: list[str] = field(default_factory=list)  # one-word drug names, for misspellings
+    drug_words: dict[str, list[str]] = field(default_factory=dict)  # one-word drug names by first letter
+    drug_stems: dict[str, str] = field(default_factory=dict)  # Porter stem -> one-word drug name ("coumadin")
     longest: int = 1
 
     @classmethod
@@ -86,7 +88,7 @@ class ConceptIndex:
             links.setdefault(concept_id, []).append(doc_id)
         index.documents = {c: tuple(d) for c, d in links.items()}
         seen: set[tuple[int, str]] = set()
-        drug_words: set[str] = set()
+        drug_words: set[str] = set()  # one-word drug names, for misspellings
         for concept_id, kind, preferred, norm, name, name_kind in store.concept_names():
             index.concepts[concept_id] = (kind, preferred)
             words = norm.split()
@@ -101,11 +103,19 @@ class ConceptIndex:
             index.longest = max(index.longest, len(words))
             if kind == "drug" and len(words) == 1 and len(norm) >= FUZZY_MIN_CHARS and norm.isalpha():
                 drug_words.add(norm)
-        index.drug_words = sorted(drug_words)
+        stem = _stemmer()
+        for word in sorted(drug_words):
+            index.drug_words.setdefault(word[0], []).append(word)
+            index.drug_stems.setdefault(stem(word), word)
         return index
 
-    def resolve(self, text: str, *, fuzzy: bool = True, cutoff: float = FUZZY_CUTOFF) -> list[ConceptMatch]:
-        """Concepts named in ``text``, in text order (longest non-overlapping spans; every concept of a span)."""
+    def resolve(self, text: str, *, fuzzy: bool = True, cutoff: float = FUZZY_CUTOFF,
+                in_library: Callable[[str], bool] | None = None) -> list[ConceptMatch]:
+        """Concepts named in ``text``, in text order (longest non-overlapping spans; every concept of a span).
+
+        A word is compared with drug names only when no word list knows it; ``in_library(word)``
+        (the library's own vocabulary) keeps words the library's text uses from being compared, except
+        one whose stem is a drug name's ("Coumadine" is Coumadin)."""
         tokens = [(m.start(), m.end(), normalize_name(m.group())) for m in _TOKEN.finditer(text)]
         tokens = [t for t in tokens if t[2]]
         found: list[tuple[int, int, str, float, bool]] = []  # (first token, last token + 1, norm, score, fuzzy)
@@ -118,7 +128,7 @@ class ConceptIndex:
             covered = {k for a, b, *_ in found for k in range(a, b)}
             for i, (start, end, norm) in enumerate(tokens):
                 if i not in covered and self._may_be_misspelt(text[start:end], norm):
-                    near = self._nearest_drug(norm, cutoff)
+                    near = self._nearest_drug(norm, cutoff, in_library)
                     if near:
                         found.append((i, i + 1, near[0], near[1], True))
         chosen: list[tuple[int, int, str, float, bool]] = []
@@ -147,14 +157,27 @@ class ConceptIndex:
         known = word_list()
         return known is None or (word.lower() not in known and norm not in known)
 
-    def _nearest_drug(self, norm: str, cutoff: float) -> tuple[str, float] | None:
+    def _nearest_drug(self, norm: str, cutoff: float,
+                      in_library: Callable[[str], bool] | None) -> tuple[str, float] | None:
         from rapidfuzz import process
         from rapidfuzz.distance import JaroWinkler
 
-        best = process.extractOne(norm, self.drug_words, scorer=JaroWinkler.similarity, score_cutoff=cutoff)
-        if best is None or best[0][0] != norm[0]:  # (a first letter is rarely mistyped)
-            return None
-        return best[0], float(best[1])
+        same_stem = self.drug_stems.get(_stemmer()(norm))
+        if same_stem:
+            return same_stem, float(JaroWinkler.similarity(norm, same_stem))
+        if in_library is not None and in_library(norm):
+            return None  # a word of the library's own text ("tablets", "clonidine") is not a misspelling
+        # (a first letter is rarely mistyped: comparing only names that share it is also 20x faster)
+        best = process.extractOne(norm, self.drug_words.get(norm[0], []), scorer=JaroWinkler.similarity,
+                                  score_cutoff=cutoff)
+        return (best[0], float(best[1])) if best else None
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Callable[[str], str]:
+    import Stemmer
+
+    return Stemmer.Stemmer("porter").stemWord
 
 
 _INDEXES: weakref.WeakKeyDictionary[object, tuple[object, ConceptIndex]] = weakref.WeakKeyDictionary()
@@ -176,7 +199,12 @@ def concept_index(store: LibraryStore) -> ConceptIndex:
 def resolve_concepts(store: LibraryStore, text: str, *, fuzzy: bool = True,
                      cutoff: float = FUZZY_CUTOFF) -> list[ConceptMatch]:
     """The concepts named in ``text`` (see the module docstring), in text order; [] for a library without any."""
-    return concept_index(store).resolve(text, fuzzy=fuzzy, cutoff=cutoff)
+    return concept_index(store).resolve(text, fuzzy=fuzzy, cutoff=cutoff, in_library=lambda w: library_has(store, w))
+
+
+def library_has(store: LibraryStore, word: str) -> bool:
+    """Whether the library's indexed text uses ``word`` (its stem, as the index stems)."""
+    return store.term_frequencies([word])[1].get(word, 0) > 0
 
 
 def searched_names(text: str, matches: list[ConceptMatch]) -> tuple[str, dict[str, str]]:
