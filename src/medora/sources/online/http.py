@@ -171,7 +171,7 @@ class HttpClient:
     def get(self, url: str, params: Mapping[str, object] | None = None, *, deadline: Deadline | None = None,
             accept: tuple[int, ...] = ()) -> Response:
         """The 200 response (or one whose status is in ``accept``, e.g. openFDA's 404 "No matches")."""
-        full = _with_query(url, params)
+        full = with_query(url, params)
         result: list[Response] = []
 
         def attempt(deadline: Deadline) -> None:
@@ -314,7 +314,8 @@ def _set_read_timeout(response, seconds: float) -> None:
             pass
 
 
-def _with_query(url: str, params: Mapping[str, object] | None) -> str:
+def with_query(url: str, params: Mapping[str, object] | None) -> str:
+    """``url`` with ``params`` added as its query string (None and empty values left out)."""
     if not params:
         return url
     pairs = [(k, str(v)) for k, v in params.items() if v is not None and v != ""]

@@ -158,9 +158,9 @@ def efetch(http: HttpClient, settings, pmids: list[str], deadline: Deadline) -> 
             raise BadResponse(EUTILS, f"efetch: {exc}") from None
 
 
-def search_pubmed(store: LibraryStore, settings, query: str, deadline: Deadline,
+def search_pubmed(settings, query: str, deadline: Deadline, known: frozenset[str] | set[str] = frozenset(),
                   http: HttpClient | None = None) -> tuple[str, list[ParsedDocument]]:
-    """(term searched, new documents) for ``query``; records already in the library are not fetched again."""
+    """(words searched, new documents) for ``query``; PMIDs in ``known`` (already in the library) are not fetched."""
     http = http or eutils_client(settings)
     words = pubmed_term(query)
     if not words:
@@ -171,8 +171,7 @@ def search_pubmed(store: LibraryStore, settings, query: str, deadline: Deadline,
         if corrected:
             words = corrected
             pmids = esearch(http, settings, words, deadline)
-    states = store.document_states(store.upsert_source(PUBMED_LIVE))
-    new = [p for p in pmids if p not in states][:MAX_RECORDS]
+    new = [p for p in pmids if p not in known][:MAX_RECORDS]
     if not new:
         return words, []
     docs = efetch(http, settings, new, deadline)
@@ -244,7 +243,7 @@ def gather_live_evidence(query: str, store: LibraryStore, settings, *, drugs: tu
     tasks: dict[str, Callable[[], tuple[str, list[ParsedDocument]]]] = {}
     if pubmed:  # the store is only read here, on this thread; the service threads never touch it
         known = set(store.document_states(store.upsert_source(PUBMED_LIVE)))
-        tasks["PubMed"] = lambda: search_pubmed(_KnownIds(known), settings, query, deadline)
+        tasks["PubMed"] = lambda: search_pubmed(settings, query, deadline, known)
     if unlabelled:
         tasks["openFDA"] = lambda: search_openfda(settings, unlabelled, deadline)
     results: dict[str, tuple[str, list[ParsedDocument]] | BaseException] = {}
@@ -275,19 +274,6 @@ def gather_live_evidence(query: str, store: LibraryStore, settings, *, drugs: tu
     SEARCHES.labels("failed" if report.errors and report.finished else
                     "finished" if report.finished else "unfinished").inc()
     return report
-
-
-class _KnownIds:
-    """Stands in for the store on a service thread: answers only which PubMed ids the library holds."""
-
-    def __init__(self, known: set[str]):
-        self.known = {k: None for k in known}
-
-    def upsert_source(self, source: Source) -> int:
-        return 0
-
-    def document_states(self, source_id: int) -> dict[str, None]:
-        return self.known
 
 
 def _run(name: str, task: Callable, results: dict) -> None:

@@ -25,7 +25,7 @@ from medora.errors import ReaderError, UsageError
 from medora.library.ingest import IngestReport
 from medora.library.store import LibraryStore
 from medora.models import Source
-from medora.sources.online.http import BadResponse, Deadline, HttpClient, _with_query
+from medora.sources.online.http import BadResponse, Deadline, HttpClient, with_query
 from medora.sources.readers.base import ParsedDocument, Skipped
 
 SERVICE = "openFDA"
@@ -78,7 +78,7 @@ def search_labels(http: HttpClient, base_url: str, drug: str, *, api_key: str | 
     url = f"{base_url.rstrip('/')}/drug/label.json"
     for field_name in ("openfda.generic_name", "openfda.brand_name"):
         search = f"{field_name}:{_quoted(drug)}"
-        found = LabelSearch(drug, search, _with_query(url, {"search": search}))
+        found = LabelSearch(drug, search, with_query(url, {"search": search}))
         skip = 0
         while True:
             limit = min(page_size, max_labels - len(found.labels))
