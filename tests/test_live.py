@@ -267,3 +267,15 @@ def test_only_the_redacted_question_leaves_the_machine(library, services):
     assert "pesticide" in sent
     for private in ("john", "smith", "555", "867", "5309", "example.com"):
         assert private not in sent
+
+
+def test_auto_leaves_a_question_the_library_answers_alone(library, services):
+    exe = str(Path(sys.executable).with_name("medora"))
+    env = {**os.environ, "MEDORA_EUTILS_URL": services.url + "/entrez/eutils", "MEDORA_OPENFDA_URL": services.url,
+           "MEDORA_LIVE": "auto"}
+    proc = subprocess.run([exe, "ask", "What are the side effects of atorvastatin?", "--library", str(library),
+                           "--format", "json"], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout)
+    assert answer["status"] == "answered" and answer["live"]["searched"] is False
+    assert not services.log  # nothing left the machine: the Lipitor label answers it
