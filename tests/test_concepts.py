@@ -202,3 +202,14 @@ def test_an_answer_searches_a_misspelt_brand_by_its_generic_name(library):
     assert any("lipitorr → atorvastatin" in n for n in answer.notices)
     assert answer.references and answer.references[0].title.startswith("LIPITOR")
     assert not plain.searched_as.concepts
+
+
+def test_a_library_migrated_to_postgresql_gets_the_same_concept_index(library, pg_url):
+    from medora.library.migrate import migrate
+
+    migrate(library, pg_url)
+    with open_store(str(library), create=False) as sqlite, open_store(pg_url, create=False) as pg:
+        assert pg.concept_counts() == sqlite.concept_counts()
+        names = lambda s: sorted(r[1:] for r in s.concept_names())  # noqa: E731 (ids may differ)
+        assert names(pg) == names(sqlite)
+        assert {m.preferred for m in resolve_concepts(pg, "lipitorr")} == {"atorvastatin"}

@@ -80,6 +80,8 @@ def migrate_library(src_store: SQLiteStore, dst_store: PgStore, progress: Progre
         reason = " ".join(str(exc).split())
         raise LibraryError(f"{dst_store.path}: migration failed, nothing was kept: {reason}") from None
     dst_store.changed()
+    concepts = dst_store.rebuild_concepts()  # the concept index is derived from the documents: made, not copied
+    say(f"concept index: {concepts['concepts']:,} concepts, {concepts['links']:,} document links")
     for model_id, dim in db.execute("SELECT DISTINCT model_id, dim FROM embeddings").fetchall():
         dst_store.ensure_vector_index(model_id, dim)
         say(f"vector index ready for {model_id}")
