@@ -84,8 +84,16 @@ def discovery() -> Discovery:
     return Discovery(services=[service.describe(sid) for sid, service in SERVICES.items()])
 
 
+_CALL = {"type": "object", "required": ["hook", "hookInstance", "context"], "properties": {
+    "hook": {"type": "string"}, "hookInstance": {"type": "string"}, "fhirServer": {"type": "string"},
+    "fhirAuthorization": {"type": "object"}, "context": {"type": "object"}, "prefetch": {"type": "object"}}}
+
+
 @router.post("/cds-services/{service_id}", response_model=CdsResponse, response_model_exclude_none=True,
-             summary="Call a CDS Hooks service", responses=problems.responses(400, 404, 413, 429, 500))
+             summary="Call a CDS Hooks service",
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _CALL}}}},
+             responses={**problems.responses(400, 404, 413, 429, 500),
+                        412: {"model": problems.Problem, "description": "The prefetched FHIR data it needs is missing"}})
 async def call_service(service_id: str, request: Request) -> Any:
     """A CDS Hooks 2.0 request (hook, hookInstance, context, prefetch) -> cards quoting drug labels."""
     service = SERVICES.get(service_id)
