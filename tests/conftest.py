@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -74,3 +75,81 @@ def ray_cluster():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
+
+
+# ------------------------------------------------------------------ skips for a missing dependency
+# Locally, a test whose package, binary or data is absent skips. In CI (``CI`` set to true/1/yes) such a
+# skip is a failure: a broken install step must not give a green run that tested less. A skip counts as
+# "missing dependency" when it was raised by ``pytest.importorskip``, by ``skip_missing`` below, or its
+# reason says so (see _MISSING_REASON). Every run ends with a summary of why tests were skipped.
+
+IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+_MISSING_REASON = re.compile(
+    r"could not import|no module named|not installed|needs the python package|pip install|apt-get install|"
+    r"npm (ci|install)|unavailable|not found on path", re.IGNORECASE)
+
+
+class MissingDependency(pytest.skip.Exception):
+    """A skip because a package, binary or data set this test needs is absent."""
+
+
+def skip_missing(reason: str) -> None:
+    """Skip this test because ``reason`` names something absent; in CI the skip becomes a failure."""
+    raise MissingDependency(reason)
+
+
+def missing_dependency(excinfo: pytest.ExceptionInfo | None, reason: str) -> bool:
+    if excinfo is not None and (isinstance(excinfo.value, MissingDependency)
+                                or any(entry.name == "importorskip" for entry in excinfo.traceback)):
+        return True
+    return bool(_MISSING_REASON.search(reason))
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    return str(longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else longrepr).removeprefix(
+        "Skipped: ")
+
+
+_missing: list[tuple[str, str]] = []  # (node id, reason) of every missing-dependency skip this session
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = (yield).get_result()
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = _skip_reason(report)
+        if missing_dependency(call.excinfo, reason):
+            _missing.append((item.nodeid, reason))
+            if IN_CI:
+                report.outcome = "failed"
+                report.longrepr = f"missing dependency in CI (a skip here is a failure): {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    report = (yield).get_result()
+    if report.skipped and missing_dependency(None, _skip_reason(report)):  # a module-level importorskip
+        _missing.append((collector.nodeid, _skip_reason(report)))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if IN_CI and _missing and exitstatus == 0:
+        session.exitstatus = 1  # e.g. a whole module skipped at collection: not a green run
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    skipped = terminalreporter.stats.get("skipped", [])
+    reasons: dict[str, int] = {}
+    for report in skipped:
+        reasons[_skip_reason(report)] = reasons.get(_skip_reason(report), 0) + 1
+    terminalreporter.section("skip summary", sep="-")
+    if not skipped and not _missing:
+        terminalreporter.line("no test was skipped")
+    for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
+        terminalreporter.line(f"{count:4d} skipped: {reason}")
+    if _missing:
+        verdict = "FAILED in CI" if IN_CI else "would fail in CI (CI=true)"
+        terminalreporter.line(f"{len(_missing)} skip(s) for a missing dependency, {verdict}:")
+        for nodeid, reason in _missing:
+            terminalreporter.line(f"  {nodeid}: {reason}")
