@@ -267,7 +267,12 @@ def gather_live_evidence(query: str, store: LibraryStore, settings, *, drugs: tu
         else:
             report.queries[name] = outcome[0]
             if outcome[1]:
-                added, ids = _ingest(store, PUBMED_LIVE if name == "PubMed" else OPENFDA_LIVE, outcome[1], name)
+                try:
+                    added, ids = _ingest(store, PUBMED_LIVE if name == "PubMed" else OPENFDA_LIVE, outcome[1], name)
+                except Exception as exc:  # noqa: BLE001 - a locked or read-only library: answer from what it holds
+                    why = str(exc) if isinstance(exc, MedoraError) else type(exc).__name__
+                    report.errors.append(f"{name}: results not stored ({why})")
+                    continue
                 report.documents_added += added
                 report.document_ids.extend(ids)
     report.seconds = time.perf_counter() - started
