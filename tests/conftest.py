@@ -16,6 +16,11 @@ SHARED_DATA = Path(os.environ.get("MEDORA_SHARED_DATA", ROOT.parent / "shared" /
 SOURCES = SHARED_DATA / "sources"
 EVAL = SHARED_DATA / "eval"
 
+# Outside services (live evidence, `library add openfda`) default to a closed loopback port in every test
+# and the processes tests start: a request a test did not point at its own loopback server never leaves.
+os.environ.setdefault("MEDORA_EUTILS_URL", "http://127.0.0.1:9/entrez/eutils")
+os.environ.setdefault("MEDORA_OPENFDA_URL", "http://127.0.0.1:9")
+
 
 @pytest.fixture(scope="session")
 def shared_sources() -> Path:
