@@ -155,3 +155,34 @@ def test_5_personal_details_are_neither_echoed_nor_stored_and_threads_expire(ser
         left = {row[0] for row in db.execute("SELECT id FROM threads")}
         assert old not in left and set(threads[1:]) <= left
         assert db.execute("SELECT COUNT(*) FROM thread_turns WHERE thread_id = ?", (old,)).fetchone()[0] == 0
+
+
+# ------------------------------------------------------------------ 3. reviewer's notes are labelled
+
+
+HOSTILE_NOTE = "Check <script>alert(1)</script><img src=x onerror=alert(2)> [dose](javascript:alert(3)) first."
+
+
+def test_3_a_reviewers_note_is_labelled_everywhere_and_exports_carry_no_markup(server, lib):
+    editor, reviewer, admin = lib.auth("editor"), lib.auth("reviewer"), lib.auth("admin")
+    art = server.post("/v1/articles", json={"question": "Who should not take sildenafil?"}, headers=editor).json()
+    slug = art["slug"]
+    art = _review(server, slug, editor, "submit", art["revision"]).json()
+    art = _review(server, slug, reviewer, "claim", art["revision"]).json()
+    art = _review(server, slug, reviewer, "add_note", art["revision"], section="bottom_line", position=0,
+                  text=HOSTILE_NOTE).json()
+    assert _review(server, slug, reviewer, "approve", art["revision"]).status_code == 403  # wrote a note
+    art = _review(server, slug, admin, "claim", art["revision"]).json()
+    assert _review(server, slug, admin, "approve", art["revision"]).status_code == 200
+
+    note = server.get(f"/v1/articles/{slug}").json()["version"]["answer"]["bottom_line"][0]
+    assert (note["kind"], note["added_by"], note["citations"]) == ("reviewer_note", "reviewer1", [])
+    page = server.get(f"/articles/{slug}").text
+    assert "<strong class=\"note-label\">Reviewer's note (reviewer1):</strong> Check &lt;script&gt;" in page
+    assert "<script>alert" not in page and "<img src=x" not in page
+    markdown = server.get(f"/articles/{slug}/markdown").text
+    assert "**Reviewer's note (reviewer1):** Check &lt;script&gt;alert(1)&lt;/script&gt;&lt;img" in markdown
+    assert "<script" not in markdown and "<img" not in markdown and "[dose](" not in markdown
+    assert "\\[dose\\](javascript" in markdown
+    ris = server.get(f"/articles/{slug}/ris").text
+    assert "<" not in ris and ">" not in ris

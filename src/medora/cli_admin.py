@@ -238,7 +238,7 @@ def articles_list(state: str | None, library: str | None, fmt: str) -> None:
 @_handled
 def articles_show(slug: str, version: int | None, audience: str | None, library: str | None, fmt: str) -> None:
     """One version of an article with its review state."""
-    from medora.answer.render import to_markdown
+    from medora.web.exports import to_markdown
 
     with _store(library) as store:
         service = PublishingService(store)

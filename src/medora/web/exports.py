@@ -1,13 +1,48 @@
-"""RIS export of an answer's references, for reference managers (Zotero, EndNote, Mendeley).
+"""Exports of an answer: Markdown, and RIS of its references for reference managers (Zotero, EndNote, Mendeley).
 
-One record per reference: type, title, publisher, year, link, and a note with its evidence label,
-the section that was quoted and the question the answer was to. Markdown export is
-``medora.answer.render.to_markdown``.
+RIS: one record per reference: type, title, publisher, year, link, and a note with its evidence
+label, the section that was quoted and the question the answer was to.
+
+Both neutralise markup, since their readers render it: ``<`` and ``>`` become ``‹``/``›`` in RIS
+(whose notes Zotero shows as HTML); in Markdown (``to_markdown``, the renderer's output of a copy)
+every text a person or a source wrote is escaped (HTML tags, links, images, emphasis), and a
+reviewer's note is labelled with its author ("Reviewer's note (ada):"), as on every page.
 """
 
 from __future__ import annotations
 
+import re
+
+from medora.answer.render import to_markdown as render_markdown
 from medora.models import Answer, Reference
+
+REVIEWER_NOTE = "reviewer_note"
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]!~])")  # inline syntax: code, emphasis, links, images
+
+
+def inert_markdown(text: str) -> str:
+    """``text`` shown as itself in Markdown: HTML characters as entities, Markdown syntax backslash-escaped."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def note_label(author: str | None) -> str:
+    return f"Reviewer's note ({author})" if author else "Reviewer's note"
+
+
+def to_markdown(answer: Answer) -> str:
+    """The answer as Markdown with every text made inert and reviewer's notes labelled with their author."""
+    safe = answer.model_copy(deep=True)
+    safe.title = inert_markdown(safe.title)
+    safe.question = inert_markdown(safe.question)
+    for statement in safe.statements():
+        text = inert_markdown(statement.text)
+        if statement.kind == REVIEWER_NOTE:
+            text = f"**{note_label(getattr(statement, 'added_by', None))}:** {text}"
+        statement.text = text
+    for reference in safe.references:
+        reference.title = inert_markdown(reference.title)
+    return render_markdown(safe)
 
 _JOURNAL_TYPES = {"trial", "systematic review", "meta-analysis", "cohort", "review", "case report", "article"}
 _OTHER_TYPES = {"guideline": "RPRT", "drug label": "GOVDOC"}  # FDA labels are government documents
@@ -20,7 +55,7 @@ def _ris_type(reference: Reference) -> str:
 
 
 def _field(tag: str, value: object) -> str:
-    text = " ".join(str(value).split())  # one line per field
+    text = " ".join(str(value).split()).replace("<", "‹").replace(">", "›")  # one line per field, no markup
     return f"{tag}  - {text}"
 
 

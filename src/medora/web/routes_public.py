@@ -22,7 +22,6 @@ from markdown_it import MarkdownIt
 from starlette.concurrency import run_in_threadpool
 
 from medora.answer.audience import AUDIENCES
-from medora.answer.render import to_markdown
 from medora.api import problems
 from medora.api.catalog import published_page
 from medora.api.context import Library, server_of
@@ -34,7 +33,7 @@ from medora.publish.service import PublishedArticle
 from medora.web import answers
 from medora.web.answers import FollowUp, Review
 from medora.web.examples import examples
-from medora.web.exports import to_ris
+from medora.web.exports import to_markdown, to_ris
 from medora.web.pages import page
 from medora.web.session import (
     CSRF_COOKIE,

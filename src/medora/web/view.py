@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from itertools import count
 from urllib.parse import quote
 
-from medora.answer.render import to_markdown
 from medora.models import Answer, Citation, Reference, Statement
-from medora.web.exports import to_ris
+from medora.web.exports import to_markdown, to_ris
 
 VERDICT_WORDS = {"yes": "Yes.", "no": "No.", "unclear": "The evidence is unclear."}
 
