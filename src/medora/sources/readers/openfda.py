@@ -423,6 +423,8 @@ def label_sections(label: dict[str, Any], skips: Counter | None = None) -> list[
         repeated = [i for i, s in enumerate(parent_sections)
                     if len(s.path) > 1 and (k := _key(s.text))[len(k) // 5:] in child_key]
         if not repeated:
+            if child_key in _key(" ".join(s.text for s in parent_sections)):  # all of it already in the parent
+                by_field[child] = []
             continue
         parent_heading = _field_heading(parent)[0]
         for section in by_field[child]:
@@ -560,7 +562,9 @@ def common_document(record: dict[str, Any], name: str, *, provenance: dict[str, 
     fields = record.get("sections")
     if not isinstance(fields, dict):
         raise ReaderError(where, "openfda-common extract without a 'sections' object")
-    label = {field: [text] for field, text in fields.items() if isinstance(text, str)}
+    order = {field: i for i, field in enumerate([*FIELD_CODES, *EXTRA_FIELDS])}
+    ordered = sorted(fields.items(), key=lambda item: order.get(item[0], len(order)))  # the extracts are unordered
+    label = {field: [text] for field, text in ordered if isinstance(text, str)}
     sections = label_sections(label, (provenance or {}).get("_skips"))
     if not sections:
         raise ReaderError(where, "openfda-common extract has no section text")
