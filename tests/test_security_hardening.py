@@ -186,3 +186,19 @@ def test_3_a_reviewers_note_is_labelled_everywhere_and_exports_carry_no_markup(s
     assert "\\[dose\\](javascript" in markdown
     ris = server.get(f"/articles/{slug}/ris").text
     assert "<" not in ris and ">" not in ris
+
+
+# ------------------------------------------------------------------ 4. rate limits
+
+
+def test_4_invented_bearer_values_do_not_escape_the_rate_limit(lib, tmp_path):
+    with medora_serve(lib.path, tmp_path / "server.log", "--rate", "0.5", "--burst", "10") as base, \
+            httpx.Client(base_url=base, timeout=30) as client:
+        statuses = [client.get(path, headers={"Authorization": f"Bearer junk-{n}"}).status_code
+                    for n, path in enumerate(["/v1/articles", "/", "/v1/auth/me"] * 8)]
+        assert statuses.count(429) >= 12, statuses  # one bucket: this address's
+        login = client.post("/v1/auth/login", json={"username": "reader1", "password": PASSWORD},
+                            headers={"Authorization": "Bearer junk-login"})
+        assert login.status_code == 429 and login.headers["content-type"] == "application/problem+json"
+        # A real token has its own bucket, whatever its address has spent.
+        assert client.get("/v1/auth/me", headers=lib.auth("reader")).status_code == 200

@@ -2,8 +2,9 @@
 
 The web pages (``medora.web``) share the app, its error handlers and its limits.
 Middleware, outermost first: observer (request id, worker pid header, latency metric, access
-log: ``metrics``), per-client rate limit (429; in memory for one worker on SQLite, in the library
-for several workers or PostgreSQL: ``ratelimit``), request body limit (413). Every error is a
+log: ``metrics``), per-client rate limit (429; keyed by a verified credential, else the client
+address; in memory for one worker on SQLite, in the library for several workers or PostgreSQL:
+``ratelimit``), request body limit (413). Every error is a
 problem+json response (``problems``). Synchronous endpoints run on Starlette's worker threads,
 each with its own library connection (``context.Libraries``), closed at shutdown. Nothing a
 request needs is kept in one process only: login tokens and CSRF values are signed with
@@ -39,6 +40,7 @@ from medora.api.logs import install_filters
 from medora.api.metrics import ObserveMiddleware
 from medora.api.ratelimit import (
     Buckets,
+    CredentialCheck,
     RateLimitMiddleware,
     SharedBuckets,
     TokenBuckets,
@@ -75,7 +77,8 @@ def create_app(settings: Settings, api: ApiSettings | None = None) -> FastAPI:
     mount_web(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=api.max_body_bytes)
     if api.rate_per_second > 0:
-        app.add_middleware(RateLimitMiddleware, buckets=_buckets(server))
+        verified = CredentialCheck(server.sessions.is_valid, lambda: server.libraries.local().store)
+        app.add_middleware(RateLimitMiddleware, buckets=_buckets(server), verified=verified)
     app.add_middleware(ObserveMiddleware, access=api.access_log)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

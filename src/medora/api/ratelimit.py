@@ -1,8 +1,10 @@
-"""Per-client rate limits: a token bucket for each bearer token, or for each client address without one.
+"""Per-client rate limits: a token bucket for each verified credential, else for each client address.
 
 A bucket holds up to ``burst`` requests and refills at ``rate`` per second; a request that finds
 it empty is answered 429 (problem+json) with ``Retry-After``: the whole seconds until it would be
-allowed. Tokens are keyed by their sha256, never stored as such. Two stores hold the buckets:
+allowed. Tokens are keyed by their sha256, never stored as such, and only once verified
+(``CredentialCheck``): any other ``Authorization`` value counts against the client's address, so
+inventing bearer values does not buy fresh buckets. Two stores hold the buckets:
 
 * ``TokenBuckets``: in this process's memory (one worker on SQLite), least recently used first out
   beyond ``max_clients`` (an evicted client simply starts with a full bucket).
@@ -102,14 +104,61 @@ class SharedBuckets:
         return wait
 
 
-def client_key(scope: Scope) -> str:
-    """``token:<sha256 prefix>`` for a bearer token, else ``ip:<address>``."""
-    authorization = Headers(scope=scope).get("authorization", "")
-    scheme, _, token = authorization.strip().partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return "token:" + hashlib.sha256(token.strip().encode("utf-8", "replace")).hexdigest()[:32]
+def bearer_of(scope: Scope) -> str | None:
+    """The bearer token of the request's ``Authorization`` header, if it has one."""
+    scheme, _, token = Headers(scope=scope).get("authorization", "").strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def address_key(scope: Scope) -> str:
+    """``ip:<address>``: the client's address (a trusted proxy's ``X-Forwarded-For`` already applied by uvicorn)."""
     client = scope.get("client")
     return f"ip:{client[0] if client else 'unknown'}"
+
+
+def client_key(scope: Scope, verified: Callable[[str], bool] = lambda token: False) -> str:
+    """``token:<sha256 prefix>`` for a bearer token that ``verified`` accepts, else ``ip:<address>``.
+
+    Only verified credentials get a bucket of their own: an invented ``Bearer`` value is counted
+    against its sender's address, like a request without one.
+    """
+    token = bearer_of(scope)
+    if token is not None and verified(token):
+        return "token:" + hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()[:32]
+    return address_key(scope)
+
+
+class CredentialCheck:
+    """Whether a bearer value is a real credential: a login token with a valid signature, or an API token
+    the library holds and has not revoked (looked up read-only; answers are cached for ``ttl`` seconds)."""
+
+    blocking: ClassVar[bool] = True
+
+    def __init__(self, session_valid: Callable[[str], bool], store: Callable[[], Any], *, ttl: float = 30.0,
+                 max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic):
+        self.session_valid, self.store, self.ttl, self.clock = session_valid, store, ttl, clock
+        self.max_entries = max_entries
+        self._seen: OrderedDict[str, tuple[bool, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, token: str) -> bool:
+        if token.startswith("mds_"):
+            return self.session_valid(token)
+        digest = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+        now = self.clock()
+        with self._lock:
+            cached = self._seen.get(digest)
+            if cached is not None and cached[1] > now:
+                return cached[0]
+        with transaction(self.store(), write=False) as db:
+            valid = db.execute("SELECT 1 FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+                               (digest,)).fetchone() is not None
+        with self._lock:
+            self._seen[digest] = (valid, now + self.ttl)
+            self._seen.move_to_end(digest)
+            while len(self._seen) > self.max_entries:
+                self._seen.popitem(last=False)
+        return valid
 
 
 PROBES = frozenset({"/v1/health", "/v1/ready", "/metrics"})
@@ -118,16 +167,18 @@ PROBES = frozenset({"/v1/health", "/v1/ready", "/metrics"})
 class RateLimitMiddleware:
     """ASGI middleware answering 429 to clients over their rate (503 when shared buckets cannot be read)."""
 
-    def __init__(self, app: ASGIApp, buckets: Buckets):
+    def __init__(self, app: ASGIApp, buckets: Buckets, verified: Callable[[str], bool] | None = None):
         self.app = app
         self.buckets = buckets
+        self.verified = verified or (lambda token: False)
+
+    def _key_and_take(self, scope: Scope) -> float:
+        return self.buckets.take(client_key(scope, self.verified))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope.get("path") not in PROBES:
-            key = client_key(scope)
             try:
-                wait = await run_in_threadpool(self.buckets.take, key) if self.buckets.blocking \
-                    else self.buckets.take(key)
+                wait = await run_in_threadpool(self._key_and_take, scope)
             except LibraryError as exc:
                 await problem("unavailable", str(exc), headers={"Retry-After": "1"})(scope, receive, send)
                 return
