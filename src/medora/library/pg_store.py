@@ -273,6 +273,7 @@ class PgStore:
                 concepts.link_document(_qmark(db), doc_id, concepts.concepts_of(w.doc.title, w.doc.doc_type,
                                                                                  w.doc.metadata),
                                        fresh=w.existing is None)
+            db.execute("SELECT nextval('concept_generation')")
             with db.cursor().copy(
                 "COPY passages (document_id, ordinal, title, section_path, section_type, text, sentences,"
                 " content_hash) FROM STDIN"
@@ -312,13 +313,15 @@ class PgStore:
             )]
             db.execute("UPDATE passages SET searchable = false WHERE document_id = ANY(%s::bigint[])", (changed,))
             concepts.unlink_documents(_qmark(db), changed)
+            db.execute("SELECT nextval('concept_generation')")
         return len(changed)
 
     # ------------------------------------------------------------------ concepts (library/concepts.py)
 
     def concepts_version(self) -> tuple[int, int]:
-        """Moves whenever the concept index may have changed (the library generation: O(1))."""
-        return self.data_version()
+        """Moves whenever the concept index may have changed (its own sequence: O(1); storing vectors leaves it)."""
+        row = self.conn.execute("SELECT last_value, is_called FROM concept_generation").fetchone()
+        return int(row[0]), int(row[1])
 
     def concept_names(self) -> list[tuple[int, str, str, str, str, str]]:
         """(concept id, kind, preferred name, normalized name, name, name kind) for every indexed name."""
@@ -331,6 +334,7 @@ class PgStore:
     def rebuild_concepts(self) -> dict[str, int]:
         """Remake the concept index from the active documents' metadata (one transaction)."""
         with self._writing("rebuild the concept index") as db:
+            db.execute("SELECT nextval('concept_generation')")
             return concepts.rebuild(_qmark(db))
 
     def concept_counts(self) -> dict[str, int]:

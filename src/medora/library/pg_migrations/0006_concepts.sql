@@ -25,3 +25,7 @@ CREATE TABLE concept_documents (
     PRIMARY KEY (concept_id, document_id)
 );
 CREATE INDEX concept_documents_document ON concept_documents(document_id);
+
+-- Bumped by every write that may change the index (documents written or retired, a rebuild): the
+-- resolver's in-process cache compares it, so vectors being stored do not rebuild the cache.
+CREATE SEQUENCE concept_generation;
