@@ -368,3 +368,35 @@ def test_any_malformed_field_is_a_4xx_never_a_500(client, place, value):
         valid(response.json(), "response")
     else:
         assert response.json()["detail"]
+
+
+def test_a_contraindication_naming_another_condition_is_critical(client):
+    order = med_request("clopidogrel-order", "draft", "Plavix 75 mg tablet")
+    request = hook_call("order-sign", {"draftOrders": bundle(order, kind="collection")},
+                        {"medications": bundle(), "conditions": bundle(
+                            condition("Active peptic ulcer (disorder)", "86554001"),
+                            {**condition("Pregnant (finding)", "77386006"),  # resolved: not the patient's now
+                             "clinicalStatus": {"coding": [{"code": "resolved"}]}},
+                            {**condition("Warfarin allergy", "293569007"),  # refuted: not a contraindication
+                             "verificationStatus": {"coding": [{"code": "refuted"}]}})})
+    cards = valid(client.post("/cds-services/medora-order-sign", json=request).json(), "response")["cards"]
+    assert [c["summary"] for c in cards] == [
+        "Clopidogrel label lists active peptic ulcer as a contraindication",
+        "Boxed warning for clopidogrel: Diminished antiplatelet effect in patients with two loss-of-function alleles "
+        "of the CYP2C19 gene"]
+    assert [c["indicator"] for c in cards] == ["critical", "critical"]
+    passages = assert_quotes_are_exact(client, cards[0])
+    assert {p["section_type"] for p in passages.values()} == {"contraindications"}
+    assert any("peptic ulcer" in q for q in quoted_sentences(cards[0]))
+
+
+def test_pregnancy_is_recognised_from_icd10_and_text_but_not_from_a_negation():
+    from medora.cds.context import conditions, resources
+
+    def read(*items):
+        return [(c.name, c.pregnancy) for c in conditions(resources(bundle(*items), "prefetch.conditions"))]
+
+    assert read(condition("Pregnant state, incidental", "Z33.1", "http://hl7.org/fhir/sid/icd-10-cm")) == [
+        ("pregnancy", True)]
+    assert read({**condition("x", "1"), "code": {"text": "Pregnancy, 12 weeks"}}) == [("pregnancy", True)]
+    assert read({**condition("x", "1"), "code": {"text": "Not pregnant"}}) == [("not pregnant", False)]

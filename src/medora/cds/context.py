@@ -191,5 +191,8 @@ def conditions(items: list[Any]) -> list[Condition]:
         if _is_pregnancy(resource.code, texts):
             out.append(Condition("pregnancy", ("pregnancy",), pregnancy=True))
         elif _terms(texts):
-            out.append(Condition(_TAG.sub("", name).strip(), _terms(texts)))
+            shown = _TAG.sub("", name).strip()
+            if shown[:1].isupper() and shown[1:2].islower():  # "Active peptic ulcer" -> "active peptic ulcer"
+                shown = shown[0].lower() + shown[1:]
+            out.append(Condition(shown, _terms(texts)))
     return out

@@ -14,10 +14,10 @@ import re
 from dataclasses import dataclass
 
 from medora.cds.context import Medication
-from medora.library.concepts import ingredients
+from medora.library.concepts import ingredients, normalize_name
 from medora.models import Document
 from medora.publish.database import Store, transaction
-from medora.retrieve.concepts import resolve_concepts
+from medora.retrieve.concepts import common_words, resolve_concepts
 
 MIN_NAME_CHARS = 4
 
@@ -57,8 +57,12 @@ def _generics(label: Document) -> list[str]:
 
 
 def _names(label: Document) -> tuple[str, ...]:
+    """Generic and substance base names, and brand names unless made of common English words ("Sure")."""
     meta = label.metadata
-    names = [*_generics(label), *_strings(meta.get("brand_names"))]
+    common = common_words()
+    brands = [b for b in _strings(meta.get("brand_names"))
+              if not all(normalize_name(w) in common for w in b.split())]
+    names = [*_generics(label), *brands]
     for substance in _strings(meta.get("substance_names")) + _strings(meta.get("generic_names")):
         names.extend(ingredients(substance))
     return tuple(dict.fromkeys(n.lower() for n in names if len(n) >= MIN_NAME_CHARS))

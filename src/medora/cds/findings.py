@@ -144,7 +144,8 @@ def boxed_warning(reader: LabelReader, drug: LabelDrug) -> Finding | None:
 
 
 def boxed_title(finding: Finding) -> str:
-    """The boxed warning's heading in sentence case ("WARNING: BLEEDING RISK" -> "Bleeding risk"), or ""."""
+    """The boxed warning's heading in sentence case ("WARNING: BLEEDING RISK" -> "Bleeding risk"; gene and
+    enzyme names such as CYP2C19 as written), or ""."""
     first = finding.quotes[0].passage.text
     match = re.search(r"\bWARNINGS?\s*:\s*", first)
     if not match:
@@ -156,4 +157,5 @@ def boxed_title(finding: Finding) -> str:
         words.append(word)
     if len(words) > 1 and words[-1].isalpha() and words[-1] == (finding.drug.brand or "").upper():
         words.pop()  # "BLEEDING RISK COUMADIN can cause": the brand starts the next sentence
-    return " ".join(words).capitalize()
+    words = [w if any(c.isdigit() for c in w) else w.lower() for w in words]  # "CYP2C19" stays as it is
+    return " ".join(words)[:1].upper() + " ".join(words)[1:]
