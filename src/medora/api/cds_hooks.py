@@ -107,15 +107,18 @@ async def call_service(service_id: str, request: Request) -> Any:
     from medora.cds.context import CdsRequestError
 
     started = time.perf_counter()
+    maker = CardMaker(str(request.base_url))
+
+    def answer() -> list[Card]:  # on a worker thread: FHIR parsing and the library reads block
+        return _cards(request, service, read_request(service, body), maker)
+
     try:
-        patient = read_request(service, body)
+        cards = await run_in_threadpool(answer)
     except CdsRequestError as exc:
         return _bad_request(str(exc))
     except PreconditionFailed as exc:
         return problems.ProblemResponse({"type": "about:blank", "title": "Precondition Failed", "status": 412,
                                          "detail": str(exc)}, status_code=412)
-    maker = CardMaker(str(request.base_url))
-    cards = await run_in_threadpool(_cards, request, service, patient, maker)
     log.info("cds %s: %d cards in %.0f ms", service_id, len(cards), (time.perf_counter() - started) * 1000)
     return CdsResponse(cards=cards)
 
