@@ -180,3 +180,11 @@ def _handler(services: Services):
             self.wfile.write(body)
 
     return Handler
+
+
+def assert_paced(times: list[float], per_second: float) -> None:
+    """No one-second window holds more than ``per_second`` of these arrival times."""
+    n = int(per_second)
+    spans = [times[i + n] - times[i] for i in range(len(times) - n)]
+    assert all(span >= 1.0 for span in spans), (times, spans)
+    assert times[-1] - times[0] >= (len(times) - 1) / per_second, times

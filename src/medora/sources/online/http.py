@@ -82,17 +82,21 @@ class Deadline:
         return self.remaining() <= 0
 
 
+PACING_MARGIN = 1.1  # starts are spaced 10% wider than the rate, so network jitter never makes the server
+# see more than ``per_second`` requests in any one second
+
+
 class RateLimiter:
-    """Spaces request starts to one host at least ``1/per_second`` apart (thread-safe)."""
+    """Spaces request starts to one host at least ``PACING_MARGIN/per_second`` apart (thread-safe)."""
 
     def __init__(self, per_second: float):
-        self.interval = 1.0 / per_second
+        self.interval = PACING_MARGIN / per_second
         self._next = 0.0
         self._lock = threading.Lock()
 
     def set_rate(self, per_second: float) -> None:
         with self._lock:
-            self.interval = 1.0 / per_second
+            self.interval = PACING_MARGIN / per_second
 
     def acquire(self, deadline: Deadline, service: str) -> None:
         """Wait for this caller's slot; DeadlineExceeded (taking no slot) when it comes too late."""
@@ -116,7 +120,7 @@ def limiter_for(host: str, per_second: float) -> RateLimiter:
         limiter = _LIMITERS.get(host)
         if limiter is None:
             limiter = _LIMITERS[host] = RateLimiter(per_second)
-        elif abs(limiter.interval - 1.0 / per_second) > 1e-9:
+        elif abs(limiter.interval - PACING_MARGIN / per_second) > 1e-9:
             limiter.set_rate(per_second)
         return limiter
 
