@@ -125,6 +125,8 @@ def run_keyfacts(questions: list[KeyFactQuestion], ask: Callable[[str], dict], n
                          "reasons": result.reasons, "missed_groups": result.missed_groups,
                          "verdict": result.verdict, "expected_verdict": q.verdict, "status": result.status,
                          "abstain_expected": q.abstain, "lead": lead(answer), "source": q.source,
+                         "references": [f"{r.get('source')}: {r.get('title')}"
+                                        for r in answer.get("references") or []],
                          "naive": {"passed": baseline.passed, "reasons": baseline.reasons}})
         if n % 10 == 0 or n == len(questions):
             progress(f"key facts {n}/{len(questions)}: {sum(r.passed for r in results)} pass")
