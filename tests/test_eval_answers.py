@@ -390,6 +390,7 @@ def test_small_run_of_keyfacts_and_medicationqa_beside_the_baseline(small_librar
     assert k["passed"] == sum(x["passed"] for x in kf_rows)
     assert len(k["failures"]) == 6 - k["passed"]
     assert all(x["reasons"] for x in kf_rows if not x["passed"])
+    assert all(x["references"] for x in kf_rows if x["status"] == "answered")  # what the lead was drawn from
     mq_rows = [x for x in rows if x["set"] == "medicationqa"]
     assert mq["questions"] == len(mq_rows) == 6
     for who in ("medora", "naive"):
