@@ -400,3 +400,20 @@ def test_pregnancy_is_recognised_from_icd10_and_text_but_not_from_a_negation():
         ("pregnancy", True)]
     assert read({**condition("x", "1"), "code": {"text": "Pregnancy, 12 weeks"}}) == [("pregnancy", True)]
     assert read({**condition("x", "1"), "code": {"text": "Not pregnant"}}) == [("not pregnant", False)]
+
+
+def test_a_combination_label_is_not_taken_for_one_of_its_ingredients():
+    from medora.cds.context import Medication
+    from medora.cds.drugs import DrugResolver
+    from medora.models import Document
+
+    symbyax = Document(id=1, source="openfda-labels", external_id="x", title="Symbyax", url=None, publisher=None,
+                       year=None, doc_type="drug label", grade=None, license=None, version=1, status="active",
+                       metadata={"brand_names": ["Symbyax"],
+                                 "generic_names": ["OLANZAPINE AND FLUOXETINE HYDROCHLORIDE"]})
+
+    def names_it(text: str) -> bool:
+        return DrugResolver._names_all(symbyax, Medication(text, (text,)))
+
+    assert not names_it("fluoxetine 20 mg capsule")
+    assert names_it("Symbyax 6 mg/25 mg") and names_it("olanzapine / fluoxetine 6-25 mg")

@@ -90,10 +90,21 @@ class DrugResolver:
         groups: dict[int, list[int]] = {}
         for text in medication.texts:
             for match in resolve_concepts(self.store, text, fuzzy=False):
-                docs = [d for d in match.doc_ids if d in self.labels]
+                docs = [d for d in match.doc_ids if d in self.labels and self._names_all(self.labels[d], medication)]
                 if match.kind == "drug" and docs:
                     groups.setdefault(match.concept_id, docs)
         return [self._drug(self._choose(docs, medication), medication) for docs in groups.values()]
+
+    @staticmethod
+    def _names_all(label: Document, medication: Medication) -> bool:
+        """The medication names the label's product: its brand, or every one of its ingredients (a fluoxetine
+        order is not the olanzapine and fluoxetine combination)."""
+        text = normalize_name(" ".join(medication.texts))
+        named = [normalize_name(b) for b in _strings(label.metadata.get("brand_names"))]
+        if any(n and f" {n} " in f" {text} " for n in named):
+            return True
+        generics = [normalize_name(g) for g in _generics(label)]
+        return bool(generics) and all(f" {g} " in f" {text} " for g in generics)
 
     def _choose(self, doc_ids: list[int], medication: Medication) -> Document:
         text = " ".join(medication.texts).lower()

@@ -22,6 +22,7 @@ INDICATORS = ("info", "warning", "critical")
 SECTION_ORDER = {"interactions": 0, "contraindications": 1, "boxed warning": 2, "warnings": 3}
 QUOTES_PER_LABEL = 2
 BOXED_QUOTES = 3
+TITLE_CHARS = 100  # a boxed warning's heading on a card summary
 LONG_QUOTE = 400  # characters: a run-on "sentence" (a highlights list) is quoted only when nothing shorter says it
 _CONTRAINDICATED = re.compile(r"\bcontraindicated\b", re.I)
 _AVOID = re.compile(r"\b(?:avoid|do not|should not|must not|not recommended)\b", re.I)
@@ -158,4 +159,7 @@ def boxed_title(finding: Finding) -> str:
     if len(words) > 1 and words[-1].isalpha() and words[-1] == (finding.drug.brand or "").upper():
         words.pop()  # "BLEEDING RISK COUMADIN can cause": the brand starts the next sentence
     words = [w if any(c.isdigit() for c in w) else w.lower() for w in words]  # "CYP2C19" stays as it is
-    return " ".join(words)[:1].upper() + " ".join(words)[1:]
+    title = " ".join(words).rstrip(",;:")
+    if len(title) > TITLE_CHARS:
+        title = title[:TITLE_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+    return title[:1].upper() + title[1:]
