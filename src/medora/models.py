@@ -179,6 +179,29 @@ class LiveSearch(BaseModel):
     notices: list[str] = Field(default_factory=list)
 
 
+class FrameConcept(BaseModel):
+    name: str = Field(description="The concept's preferred name in the library (a generic name for a drug)")
+    kind: str = Field(description="drug, condition, test or procedure")
+    as_written: str
+    matched: str = Field(description="The library name it matched (a brand, synonym or the name itself)")
+    fuzzy: bool = Field(False, description="Matched as a likely misspelling")
+    documents: int = 0
+
+
+class QuestionFrameView(BaseModel):
+    """The question frame (``answer/frame.py``) as the answer shows it."""
+
+    label: str = Field(description='What the answer is answering, e.g. "citalopram · maximum dose"')
+    concepts: list[FrameConcept] = Field(default_factory=list)
+    focus_kind: str | None = None
+    aspect: str
+    aspect_source: str = Field(description="rule, model or default")
+    aspect_confidence: float
+    population: list[str] = Field(default_factory=list)
+    form: str = Field(description="yes_no, how_much, when, which, how, compare, what or open")
+    yes_no: bool
+
+
 class Reference(BaseModel):
     number: int
     document_id: int
@@ -221,6 +244,11 @@ class Answer(BaseModel):
     follow_ups: list[str] = Field(default_factory=list, description="Suggested follow-up questions")
     thread_id: str | None = None
     searched_as: SearchedQuestion | None = None
+    frame: QuestionFrameView | None = Field(None, description="What Medora read the question as asking")
+    evidence_scope: str | None = Field(
+        None, description="Where the quoted evidence came from: focus sections, focus documents, search results")
+    verdict_basis: str | None = Field(None, description="What the yes/no verdict rests on, in words")
+    verdict_note: str | None = Field(None, description="Said instead of yes or no when no source takes a stance")
     generation: GenerationReport | None = None
     live: LiveSearch | None = Field(None, description="The live search of outside sources, when it was on")
     disclaimer: str

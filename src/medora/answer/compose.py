@@ -11,22 +11,26 @@ from __future__ import annotations
 import os
 import re
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
+from medora.answer.anchor import Evidence, gather
 from medora.answer.audience import AudienceProfile, answer_grade, glossary_for, profile
 from medora.answer.check import check_statements
 from medora.answer.evidence import (
     Candidate,
-    candidates,
     evidence_coverage,
     fit_reading_grade,
     near_duplicate,
     section_key_for,
 )
 from medora.answer.followups import suggest
+from medora.answer.frame import QuestionFrame, build_frame
 from medora.answer.generate import client_from_spec, generate_answer, number_evidence
 from medora.answer.judgements import differences, evidence_strength, verdict
 from medora.answer.sections import HEADINGS
+from medora.answer.select import bottom_line, frame_candidates
+from medora.answer.semantic import question_vector
+from medora.answer.stance import take_stance
 from medora.answer.threads import open_thread, record_turn, rewrite
 from medora.errors import UsageError
 from medora.library.store import LibraryStore
@@ -37,6 +41,7 @@ from medora.models import (
     CrisisContact,
     Document,
     Emergency,
+    QuestionFrameView,
     Reference,
     SearchedQuestion,
     SearchHit,
@@ -64,6 +69,13 @@ def evidence_label(doc: Document) -> str:
     if doc.year:
         parts.append(str(doc.year))
     return " · ".join(parts)
+
+
+def _concept_notice(concepts: dict[str, str]) -> list[str]:
+    """One notice naming drugs searched by the library concept's generic name ("Coumadine → warfarin")."""
+    if not concepts:
+        return []
+    return ["Drug names: searched as " + ", ".join(f"{old} → {new}" for old, new in concepts.items()) + "."]
 
 
 def _spelling_notice(corrections: dict[str, str]) -> list[str]:
@@ -115,29 +127,26 @@ def reference(doc: Document, number: int, section_path: list[str] | None = None)
         grade=doc.grade,
         section=" › ".join(section_path) if section_path else None,
         evidence_label=evidence_label(doc),
+        live=doc.metadata.get("live"),  # provenance of a live search's document (sources/online/live.py)
     )
 
 
-def answer_question(store: LibraryStore, question: str, settings: Settings, audience: str = "clinician",
-                    retriever: Retriever | None = None, thread: str | None = None,
-                    generator: str | None = None) -> Answer:
-    """The full extractive pipeline for one question.
+@dataclass
+class Asked:
+    """The question after the safety step: redacted text, what to search, notices, emergency."""
 
-    Safety first: personal details are removed from the question before it is searched, stored
-    or logged, and an emergency notice is attached before retrieval runs. ``thread`` ("new" or
-    a thread id) reads the question as a follow-up of the thread's earlier questions.
-    ``generator`` ("openai:BASE_URL:MODEL") writes the prose with a model; every generated
-    statement is then checked against the passages it cites and kept only if they support it.
-    """
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    prof = profile(audience)
+    text: str
+    search_text: str
+    notices: list[str]
+    emergency: Emergency | None
+
+
+def check_safety(question: str, prof: AudienceProfile) -> Asked:
+    """Step 1, before anything is searched or stored: personal details out, red flags in."""
     question = (question or "").replace("\x00", " ").strip()
     if len(question) > MAX_QUESTION_CHARS:
         raise UsageError(f"question is too long ({len(question):,} characters; the limit is {MAX_QUESTION_CHARS:,})")
     phi = redact_phi(question)
-    question = phi.text
-    notices = [n for n in [user_notice(phi)] if n]
     flags = check_red_flags(phi.search_text())
     emergency = None
     if flags.triggered:
@@ -145,52 +154,129 @@ def answer_question(store: LibraryStore, question: str, settings: Settings, audi
         emergency = Emergency(categories=flags.categories, notice=notice,
                               crisis=[CrisisContact(name=c.name, contact=c.contact, region=c.region)
                                       for c in flags.crisis])
-    kind = classify(question)
-    base = dict(question=question, title=_title(question) if question else "", audience=audience,
-                question_type=kind.kind, disclaimer=prof.disclaimer, emergency=emergency, notices=notices)
-    if not content_terms(phi.search_text()):
+    return Asked(phi.text, phi.search_text(), [n for n in [user_notice(phi)] if n], emergency)
+
+
+def frame_question(store: LibraryStore, query: str) -> QuestionFrame:
+    """Step 2: focus concepts, aspect, population and form (the aspect model reads the question's vector)."""
+    return build_frame(store, query, embed=question_vector)
+
+
+class _Clock:
+    """Milliseconds per step, for the answer's ``timings_ms``."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.ms: dict[str, float] = {}
+        self._last = self.t0
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.ms[name] = self.ms.get(name, 0.0) + (now - self._last) * 1000
+        self._last = now
+
+    def done(self) -> dict[str, float]:
+        self.ms["total"] = (time.perf_counter() - self.t0) * 1000
+        return _round(self.ms)
+
+
+def answer_question(store: LibraryStore, question: str, settings: Settings, audience: str = "clinician",
+                    retriever: Retriever | None = None, thread: str | None = None,
+                    generator: str | None = None) -> Answer:
+    """One question through the chain: safety, frame, retrieve, select, compose, judge.
+
+    Safety first: personal details are removed from the question before it is searched, stored
+    or logged, and an emergency notice is attached before retrieval runs. ``thread`` ("new" or
+    a thread id) reads the question as a follow-up of the thread's earlier questions.
+    ``generator`` ("openai:BASE_URL:MODEL") writes the prose with a model; every generated
+    statement is then checked against the passages it cites and kept only if they support it.
+    Rendering (``answer/render.py``) is the caller's last step.
+    """
+    clock = _Clock()
+    prof = profile(audience)
+    asked = check_safety(question, prof)
+    kind = classify(asked.text)
+    base = dict(question=asked.text, title=_title(asked.text) if asked.text else "", audience=audience,
+                question_type=kind.kind, disclaimer=prof.disclaimer, emergency=asked.emergency,
+                notices=asked.notices)
+    if not content_terms(asked.search_text):
         return Answer(status="invalid_question", message="The question has no words Medora can search for.", **base)
+    clock.lap("safety")
 
     thread_id, turns = open_thread(store, thread, audience) if thread else (None, [])
-    query = rewrite(phi.search_text(), turns)
+    query = rewrite(asked.search_text, turns)
     base["thread_id"] = thread_id
+    frame = frame_question(store, query)
+    base["frame"] = QuestionFrameView(**frame.as_dict())
+    kind = plan_for(frame, kind)
+    base["question_type"] = kind.kind
+    clock.lap("frame")
+
     retriever = retriever or Retriever(store, mode=settings.retrieval, embedder_spec=settings.embedder,
                                        normalize=settings.question_step_set)
     retrieval = retriever.search(query, k=settings.top_k, preference=prof.source_preference)
-    hits, weights = retrieval.hits, retrieval.weights
+    weights = retrieval.weights
     if retrieval.question is not None:
         base["searched_as"] = SearchedQuestion(**retrieval.question.as_dict())
-        notices.extend(_spelling_notice(retrieval.question.corrections))
-        if retrieval.question.concepts:  # brands and misspelt drugs searched by their generic name
-            pairs = ", ".join(f"{old} → {new}" for old, new in retrieval.question.concepts.items())
-            notices.append(f"Drug names: searched as {pairs}.")
-    timings["retrieve"] = (time.perf_counter() - t0) * 1000
-    timings.update({f"retrieve.{k}": v for k, v in retrieval.timings_ms.items()})
+        asked.notices.extend(_spelling_notice(retrieval.question.corrections))
+        asked.notices.extend(_concept_notice(retrieval.question.concepts))
+    asked.notices.extend(retrieval.notices)  # e.g. searched by words only while vectors are being computed
+    clock.lap("retrieve")
+    retrieve_ms = retrieval.timings_ms
+    if settings.live != "off":  # live evidence (sources/online/live.py): PubMed/openFDA searched, ingested, re-searched
+        from medora.sources.online.live import live_retrieval
 
-    t1 = time.perf_counter()
-    coverage = evidence_coverage(hits, weights)
+        retrieval, base["live"] = live_retrieval(store, retriever, query, retrieval, settings, prof.source_preference)
+        weights = retrieval.weights
+        asked.notices.extend(base["live"].notices)
+        clock.lap("live")
+
+    evidence = gather(store, frame, retrieval.hits)
+    base["evidence_scope"] = evidence.scope
+    coverage = evidence_coverage(evidence.hits, weights)
     scores = {"evidence_coverage": round(coverage, 4), "threshold": settings.min_evidence}
-    if hits:
-        scores["top_retrieval"] = round(hits[0].score, 4)
-    if not hits or coverage < settings.min_evidence:
-        timings["select"] = (time.perf_counter() - t1) * 1000
-        answer = _insufficient(hits, scores, base)
+    if retrieval.hits:
+        scores["top_retrieval"] = round(retrieval.hits[0].score, 4)
+    anchored = evidence.scope in ("focus sections", "focus documents")
+    if not evidence.hits or (not anchored and coverage < settings.min_evidence):
+        clock.lap("select")
+        answer = _insufficient(retrieval.hits, scores, base)
     else:
         planned = with_lead_sections(kind, prof.lead_sections)
-        pool = sorted(candidates(hits, weights, planned, plain=prof.plain, cue=prof.cue), key=lambda c: -c.score)
-        timings["select"] = (time.perf_counter() - t1) * 1000
-        t2 = time.perf_counter()
+        pool = frame_candidates(evidence, frame, weights, question_vector(query), plain=prof.plain, cue=prof.cue,
+                                emergency=asked.emergency is not None)
+        clock.lap("select")
         generator = generator or settings.generator
-        answer = (_compose_generated(question, pool, planned, hits, settings, prof, scores, base, generator)
-                  if generator else _compose(pool, planned, hits, settings, prof, scores, base))
-        timings["compose"] = (time.perf_counter() - t2) * 1000
+        answer = (_compose_generated(asked.text, pool, planned, frame, evidence, settings, prof, scores, base,
+                                     generator) if generator else _compose(pool, planned, frame, evidence, settings, prof, scores, base))
+        clock.lap("compose")
         if not answer.statements():  # the passages matched, yet no sentence of them answers: never an empty answer
-            answer = _insufficient(hits, scores, base)
+            answer = _insufficient(retrieval.hits, scores, base)
     if thread_id:
-        record_turn(store, thread_id, question, query, weights.top_terms(CARRY_FOCUS), answer.status)
-    timings["total"] = (time.perf_counter() - t0) * 1000
-    answer.timings_ms = _round(timings)
+        record_turn(store, thread_id, asked.text, query, weights.top_terms(CARRY_FOCUS), answer.status)
+    timings = clock.done()
+    timings.update({f"retrieve.{k}": round(v, 2) for k, v in retrieve_ms.items()})
+    answer.timings_ms = timings
     return answer
+
+
+# The answer section each aspect leads with.
+ASPECT_SECTION = {
+    "dose": "dosage", "max_dose": "dosage", "how_to_take": "dosage", "stopping": "dosage",
+    "side_effects": "side_effects", "interaction": "interactions", "contraindication": "contraindications",
+    "warnings": "warnings", "overdose": "warnings", "pregnancy": "populations", "breastfeeding": "populations",
+    "children": "populations", "older_adults": "populations", "indication": "uses", "information": "uses",
+    "comparison": "uses", "mechanism": "background", "storage": "background", "appearance": "background",
+    "ingredients": "background", "definition": "definition", "cause": "causes", "symptoms": "symptoms",
+    "diagnosis": "diagnosis", "treatment": "treatment", "prevention": "prevention", "screening": "prevention",
+    "outlook": "outlook", "inheritance": "genetics", "risk": "causes", "frequency": "frequency",
+}
+
+
+def plan_for(frame: QuestionFrame, kind: QuestionKind) -> QuestionKind:
+    """The section plan led by the frame's aspect (the wording-based plan follows it)."""
+    lead = ASPECT_SECTION.get(frame.aspect, kind.primary)
+    return QuestionKind(frame.aspect, tuple(dict.fromkeys((lead, *kind.plan))), frame.yes_no)
 
 
 def _insufficient(hits: list[SearchHit], scores: dict, base: dict) -> Answer:
@@ -203,14 +289,17 @@ def _insufficient(hits: list[SearchHit], scores: dict, base: dict) -> Answer:
     return Answer(status="insufficient_evidence", message=INSUFFICIENT, closest_sources=closest, scores=scores, **base)
 
 
-def _compose(pool: list[Candidate], kind: QuestionKind, hits: list[SearchHit], settings: Settings,
-             prof: AudienceProfile, scores: dict, base: dict) -> Answer:
-    bottom, sections = _select(pool, kind, settings.max_statements, prof.lead_sections)
+def _compose(pool: list[Candidate], kind: QuestionKind, frame: QuestionFrame, evidence: Evidence,
+             settings: Settings, prof: AudienceProfile, scores: dict, base: dict) -> Answer:
+    """Steps 5 and 6: bottom line (a stance for a yes/no question), sections, then judgements."""
+    stance = take_stance(pool, frame, evidence.names_by_concept) if frame.yes_no else None
+    bottom = bottom_line(pool, frame, stance.candidate if stance else None)
+    sections = _sections(pool, kind, settings.max_statements, prof.lead_sections, bottom)
     if prof.plain:
         best = pool[0].score if pool else 0.0
         bottom, sections = fit_reading_grade(bottom, sections, [c for c in pool if section_worthy(c, best)])
     cites = _Citations()
-    bottom_line = [Statement(text=c.text, citations=[cites.cite(c)], kind="sentence") for c in bottom]
+    bottom_line_ = [Statement(text=c.text, citations=[cites.cite(c)], kind="sentence") for c in bottom]
     answer_sections = [
         AnswerSection(key=key, heading=heading(key, prof),
                       statements=[Statement(text=c.text, citations=[cites.cite(c)],
@@ -218,23 +307,28 @@ def _compose(pool: list[Candidate], kind: QuestionKind, hits: list[SearchHit], s
                                   for c in chosen])
         for key, chosen in sections
     ]
-    return _finish(Answer(status="answered", bottom_line=bottom_line, sections=answer_sections,
-                          references=cites.references, scores=scores, **base), kind, hits, prof)
+    answer = Answer(status="answered", bottom_line=bottom_line_, sections=answer_sections,
+                    references=cites.references, scores=scores, **base)
+    if stance is not None:
+        answer.verdict, answer.verdict_basis, answer.verdict_note = stance.verdict, stance.basis, stance.note
+    return _finish(answer, kind, evidence.hits, prof, evidence.names)
 
 
-def _compose_generated(question: str, pool: list[Candidate], kind: QuestionKind, hits: list[SearchHit],
-                       settings: Settings, prof: AudienceProfile, scores: dict, base: dict, spec: str) -> Answer:
+def _compose_generated(question: str, pool: list[Candidate], kind: QuestionKind, frame: QuestionFrame,
+                       evidence: Evidence, settings: Settings, prof: AudienceProfile, scores: dict, base: dict,
+                       spec: str) -> Answer:
     """Prose from a model, kept statement by statement only where the cited passages support it.
 
     When the checker keeps nothing, the extractive answer is returned instead, with the
     generation report saying what was dropped and why.
     """
-    evidence = number_evidence(hits)
+    hits = evidence.hits
+    numbered = number_evidence(hits)
     client = client_from_spec(spec, api_key=os.environ.get("MEDORA_GENERATOR_API_KEY"))
-    result = check_statements(generate_answer(question, evidence, client), evidence)
+    result = check_statements(generate_answer(question, numbered, client), numbered)
     report = result.report(client.model)
     if not result.kept:
-        answer = _compose(pool, kind, hits, settings, prof, scores, base)
+        answer = _compose(pool, kind, frame, evidence, settings, prof, scores, base)
         answer.generation = report
         return answer
     cites = _Citations()
@@ -252,13 +346,15 @@ def _compose_generated(question: str, pool: list[Candidate], kind: QuestionKind,
     return _finish(answer, kind, hits, prof)
 
 
-def _finish(answer: Answer, kind: QuestionKind, hits: list[SearchHit], prof: AudienceProfile) -> Answer:
+def _finish(answer: Answer, kind: QuestionKind, hits: list[SearchHit], prof: AudienceProfile,
+            focus: tuple[str, ...] = ()) -> Answer:
     """Judgements, follow-ups, glossary and reading grade, read from the composed statements."""
     bottom_line, answer_sections = answer.bottom_line, answer.sections
     statements = answer.statements()
-    answer.verdict = verdict(bottom_line) if kind.yes_no else None
+    if kind.yes_no and answer.verdict is None:
+        answer.verdict = verdict(bottom_line)
     answer.evidence_strength = evidence_strength(answer.references)
-    answer.differences = differences(statements)
+    answer.differences = differences(statements, focus=focus)
     answer.follow_ups = suggest(hits, {s.key for s in answer_sections}, answer.question)
     synonyms = {h.document.id: list(h.document.metadata.get("synonyms") or []) for h in hits}
     answer.glossary = glossary_for(statements, prof.glossary, answer.references, synonyms)
@@ -303,33 +399,15 @@ def heading(key: str, prof: AudienceProfile) -> str:
     return prof.headings.get(key, HEADINGS[key])
 
 
-def _select(pool: list[Candidate], kind: QuestionKind, max_statements: int, lead: tuple[str, ...] = ()):
-    """Bottom line (1-2 sentences) and sections (``lead`` sections first, then in plan order),
-    without near-duplicates."""
-    chosen: list[Candidate] = []
+def _sections(pool: list[Candidate], kind: QuestionKind, max_statements: int, lead: tuple[str, ...],
+              bottom: list[Candidate]):
+    """Sections (``lead`` sections first, then in plan order) around a chosen bottom line, without
+    near-duplicates of each other or of the bottom line."""
+    chosen: list[Candidate] = list(bottom)
 
     def fresh(c: Candidate) -> bool:
         return all(not near_duplicate(c.text, d.text) and (c.passage_id, c.start) != (d.passage_id, d.start)
                    for d in chosen)
-
-    bottom: list[Candidate] = []
-    # The bottom line comes from the best-ranked passages that answer this kind of question.
-    supported = [c for c in pool if c.support >= 0.5]
-    primary = ([c for c in supported if kind.yes_no and c.hit.passage.section_type == "conclusions"
-                and c.hit.rank <= 3]  # a yes/no question is answered by a study's own conclusion
-               or [c for c in supported if c.section_key == kind.primary and c.hit.rank <= 6]
-               or [c for c in supported if c.hit.rank <= 3] or supported)
-    words = 0
-    for c in primary:
-        n = len(c.text.split())
-        if bottom and (len(bottom) >= 2 or words + n > 60):
-            break
-        if bottom and c.overlap == 0:  # a second sentence must itself speak to the question
-            continue
-        if fresh(c):
-            bottom.append(c)
-            chosen.append(c)
-            words += n
 
     allowed = list(dict.fromkeys(lead + kind.plan))
     for c in pool[:5]:  # a strongly matching section outside the plan may still be shown
@@ -354,4 +432,4 @@ def _select(pool: list[Candidate], kind: QuestionKind, max_statements: int, lead
                 budget -= 1
         if picked:
             sections.append((key, picked))
-    return bottom, sections
+    return sections

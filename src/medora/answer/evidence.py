@@ -11,7 +11,7 @@ by rewriting one.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from medora.answer.audience import TextCounts, reading_grade, text_counts
 from medora.answer.sections import is_seek_care
@@ -49,6 +49,10 @@ class Candidate:
     score: float
     overlap: float  # share of the question's weighted terms in the sentence itself
     support: float  # ... in the sentence plus its document title and section headings
+    tier: int | None = None  # route tier of its section for the question's aspect (answer/anchor.py)
+    cue: bool = False  # carries what the aspect needs (answer/select.py ASPECT_CUES)
+    meaning: float | None = None  # cosine similarity to the question, when scored by meaning
+    features: dict[str, float] = field(default_factory=dict)  # what the score was made of (answer/select.py)
 
     @property
     def passage_id(self) -> int:

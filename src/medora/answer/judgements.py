@@ -73,12 +73,15 @@ def evidence_strength(references: list[Reference]) -> str:
     return "Low: background sources (patient information, reviews or single studies), not graded evidence."
 
 
-def differences(statements: list[Statement], topic_overlap: float = 0.3) -> list[Difference]:
-    """Pairs of statements from different sources on the same topic whose directions disagree."""
+def differences(statements: list[Statement], topic_overlap: float = 0.4,
+                focus: tuple[str, ...] = ()) -> list[Difference]:
+    """Pairs of statements from different sources that make opposite claims on one proposition: both
+    take a stance (a denial or hedge against a plain claim), both name the focus when the question has
+    one (``focus``: lower-case names), and they share at least ``topic_overlap`` of their word stems."""
     out: list[Difference] = []
     seen_refs: set[tuple[int, int]] = set()
     info = [(i, s, stems(s.text), polarity(s.text), s.citations[0].ref) for i, s in enumerate(statements)
-            if s.citations]
+            if s.citations and (not focus or _names_any(s.text, focus))]
     for a in range(len(info)):
         for b in range(a + 1, len(info)):
             i, _, st1, p1, r1 = info[a]
@@ -95,3 +98,8 @@ def differences(statements: list[Statement], topic_overlap: float = 0.3) -> list
                 note=f"Source [{r1}] reads as '{p1}' and source [{r2}] as '{p2}' on this point; "
                      "read both before relying on either."))
     return out
+
+
+def _names_any(text: str, names: tuple[str, ...]) -> bool:
+    low = text.lower()
+    return any(re.search(r"(?<!\w)" + re.escape(n) + r"(?!\w)", low) for n in names)

@@ -47,13 +47,22 @@ def _emergency_lines(answer: Answer) -> list[str]:
 
 
 def _verdict_word(answer: Answer) -> str:
+    if answer.verdict_note:
+        return answer.verdict_note
     return {"yes": "Yes.", "no": "No.", "unclear": "The evidence is unclear."}.get(answer.verdict or "", "")
+
+
+def answering_line(answer: Answer) -> str:
+    """"Answering: citalopram · maximum dose" — how Medora read the question."""
+    return f"Answering: {answer.frame.label}" if answer.frame else ""
 
 
 def to_markdown(answer: Answer) -> str:
     out = [f"# {answer.title}", ""]
     if answer.emergency:
         out += ["> **Emergency:** " + "  \n> ".join(_emergency_lines(answer)), ""]
+    if answer.frame and answer.status == "answered":
+        out += [f"*{answering_line(answer)}*", ""]
     out += [f"*{n}*" for n in answer.notices] + ([""] if answer.notices else [])
     if answer.status != "answered":
         out += [f"**{answer.message}**", ""]
@@ -102,6 +111,8 @@ def to_html(answer: Answer) -> str:
     if answer.emergency:
         body.append('<aside class="emergency" role="alert"><strong>Emergency:</strong> '
                     + "<br>".join(e(x) for x in _emergency_lines(answer)) + "</aside>")
+    if answer.frame and answer.status == "answered":
+        body.append(f'<p class="frame">{e(answering_line(answer))}</p>')
     body += [f'<p class="notice">{e(n)}</p>' for n in answer.notices]
     if answer.status != "answered":
         body.append(f'<p class="notice"><strong>{e(answer.message or "")}</strong></p>')
@@ -160,6 +171,8 @@ def to_terminal(answer: Answer, console: Console) -> None:
         parts.append(Panel(Text("\n".join(_emergency_lines(answer)), style="bold"), title="EMERGENCY",
                            title_align="left", border_style="red"))
     parts += [Text(answer.title, style="bold underline"), Text("")]
+    if answer.frame and answer.status == "answered":
+        parts.append(Text(answering_line(answer), style="dim"))
     parts += [Text(n, style="italic yellow") for n in answer.notices]
     if answer.status != "answered":
         parts.append(Text(answer.message or "", style="bold yellow"))

@@ -1,0 +1,191 @@
+"""Evidence anchored to the frame: passages from documents about the focus, in the sections that
+answer the aspect asked.
+
+The aspect routes to sections (a dose question to a label's dosage and administration, a
+pregnancy question to its pregnancy and boxed-warning text, "what causes X" to X's causes
+sections) in tiers: tier 0 answers the aspect directly, tier 1 is where the answer is often found
+too. When the focus documents have no such section, the whole focus documents are the evidence;
+when the question names nothing the library knows, the search results are — and ``scope`` says
+which. Search results from other documents are kept only when their passage names the focus, so
+a statement about another drug or condition is never quoted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from medora.answer.frame import QuestionFrame
+from medora.library.store import LibraryStore
+from medora.models import Document, Passage, SearchHit
+
+MAX_FOCUS_DOCUMENTS = 12  # documents read per question beyond those search already found
+GUIDELINE_RANK = 3  # guideline passages search ranks this high always join the evidence
+
+_H = re.IGNORECASE
+# aspect -> tiers of (section types, heading pattern): a passage matches a tier by either.
+ROUTES: dict[str, list[tuple[frozenset[str], re.Pattern[str] | None]]] = {}
+
+
+def _route(aspect: str, *tiers: tuple[tuple[str, ...], str | None]) -> None:
+    ROUTES[aspect] = [(frozenset(types), re.compile(h, _H) if h else None) for types, h in tiers]
+
+
+_route("dose", (("dosage",), r"dosage and administration|dosing|directions|recommended dos"),
+       ((), r"dosage forms|how supplied"))
+_route("max_dose", (("dosage",), r"dosage and administration|dosing|directions|maximum"), ((), r"overdos"))
+_route("how_to_take", (("dosage",), r"dosage and administration|administration|directions|how to take"),
+       (("patient counseling",), r"patient (counseling|information)|medication guide"))
+_route("side_effects", (("adverse reactions",), r"adverse reactions|side effects"),
+       ((), r"boxed warning|warnings and precautions"))
+_route("interaction", (("interactions", "contraindications"), r"drug interactions|contraindications|do not use"),
+       ((), r"boxed warning|warnings and precautions|^warnings"))
+_route("contraindication", (("contraindications",), r"contraindications|do not use"),
+       ((), r"boxed warning|warnings and precautions|^warnings"))
+_route("warnings", ((), r"boxed warning"), (("warnings",), r"warnings"))
+_route("pregnancy", ((), r"pregnan|boxed warning|females and males of reproductive|teratogenic"),
+       ((), r"contraindications|specific populations|breast ?feeding"))
+_route("breastfeeding", ((), r"lactation|nursing mothers|breast ?feeding"), ((), r"specific populations|boxed warning"))
+_route("children", ((), r"pediatric|children"), (("contraindications", "dosage"), r"contraindications|dosage"))
+_route("older_adults", ((), r"geriatric|elderly|older"), (("dosage",), r"dosage"))
+_route("stopping", ((), r"discontinu|withdraw|taper|dosage and administration"), (("warnings",), r"warnings"))
+_route("overdose", ((), r"overdos"), ((), r"boxed warning"))
+_route("storage", ((), r"storage|how supplied|handling"), ((), r"dosage forms|description"))
+_route("appearance", ((), r"dosage forms|how supplied|description"), ((), r"storage"))
+_route("ingredients", ((), r"description|ingredient"), ((), r"dosage forms|how supplied"))
+_route("mechanism", ((), r"mechanism of action|pharmacodynamics"), ((), r"clinical pharmacology|description"))
+_route("indication", (("indications",), r"indications|uses|purpose"), (("definition",), None))
+_route("information", (("indications", "definition"), r"indications|uses|purpose|description"),
+       ((), r"mechanism of action|dosage and administration|boxed warning"))
+_route("comparison", (("indications",), r"indications|mechanism of action"), (("dosage",), None))
+_route("definition", (("definition",), None), (("symptoms", "causes"), None))
+_route("cause", (("causes",), None), (("genetics", "definition"), None))
+_route("symptoms", (("symptoms",), None), (("diagnosis", "definition"), None))
+_route("diagnosis", (("diagnosis",), None), (("symptoms", "screening"), None))
+_route("treatment", (("treatment",), None), (("outlook", "prevention"), None))
+_route("prevention", (("prevention", "recommendation"), None), (("screening", "causes", "treatment"), None))
+_route("screening", (("screening", "recommendation"), None), (("prevention", "diagnosis"), None))
+_route("outlook", (("outlook",), None), (("treatment", "definition"), None))
+_route("inheritance", (("inheritance", "genetics"), None), (("causes", "definition"), None))
+_route("risk", (("causes",), None), (("definition", "prevention"), None))
+_route("frequency", (("frequency",), None), (("definition",), None))
+
+
+def route_tier(aspect: str, passage: Passage) -> int | None:
+    """0 when the passage's section answers ``aspect`` directly, 1 when it often does, else None."""
+    heading = " › ".join(passage.section_path)
+    for tier, (types, pattern) in enumerate(ROUTES.get(aspect, [])):
+        if passage.section_type in types or (pattern is not None and pattern.search(heading)):
+            return tier
+    return None
+
+
+@dataclass
+class Evidence:
+    """Passages an answer may quote, best first, and where they came from."""
+
+    hits: list[SearchHit]
+    scope: str  # "focus sections", "focus documents", "search results about the focus", "search results"
+    focus_documents: set[int] = field(default_factory=set)
+    tiers: dict[int, int] = field(default_factory=dict)  # passage id -> route tier
+    names: tuple[str, ...] = ()  # words that name the focus, lower-case
+    names_by_concept: dict[int, tuple[str, ...]] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return {
+            "focus sections": "the sections of the focus documents that answer this aspect",
+            "focus documents": "the focus documents as a whole (no section answers this aspect directly)",
+            "search results about the focus": "search results that name the focus",
+            "search results": "general search results (the question names nothing the library indexes)",
+        }[self.scope]
+
+
+def concept_names(frame: QuestionFrame, documents: dict[int, Document]) -> dict[int, tuple[str, ...]]:
+    """Per focus concept, the lower-case names a sentence may use for it: as written, the matched and
+    preferred names, and the names its label documents list (brands, generics, substances)."""
+    out: dict[int, tuple[str, ...]] = {}
+    for c in frame.focus:
+        names = {c.matched_text.lower(), c.preferred.lower(), (c.name or "").lower()}
+        for doc_id in c.doc_ids:
+            doc = documents.get(doc_id)
+            if doc is None:
+                continue
+            for key in ("brand_names", "generic_names", "substance_names", "synonyms"):
+                for value in doc.metadata.get(key) or []:
+                    if isinstance(value, str) and 3 <= len(value) <= 60:
+                        names.add(value.lower())
+        out[c.concept_id] = tuple(sorted((n for n in names if len(n) >= 3), key=len, reverse=True))
+    return out
+
+
+def names_focus(text: str, names: tuple[str, ...]) -> bool:
+    low = text.lower()
+    return any(re.search(r"(?<!\w)" + re.escape(n) + r"(?!\w)", low) for n in names)
+
+
+def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit]) -> Evidence:
+    """The evidence for ``frame``: aspect sections of the focus documents first, then search results
+    about the focus; general search results only when the question names no known concept."""
+    focus_ids: list[int] = []
+    for c in frame.focus:
+        focus_ids.extend(d for d in c.doc_ids if d not in focus_ids)
+    if not focus_ids:
+        return Evidence(hits=list(searched), scope="search results")
+    # Documents search already ranked come first, then the rest in index order.
+    found = [h.document.id for h in searched if h.document.id in set(focus_ids)]
+    ordered = list(dict.fromkeys(found + focus_ids))
+    chosen = ordered[: max(MAX_FOCUS_DOCUMENTS, len(dict.fromkeys(found)))]
+    documents = store.documents(chosen)
+    by_concept = concept_names(frame, documents)
+    names = tuple(sorted({n for ns in by_concept.values() for n in ns}, key=len, reverse=True))
+    doc_rank = {doc_id: i for i, doc_id in enumerate(chosen)}
+    searched_rank = {h.passage.id: h.rank for h in searched}
+
+    routed: list[tuple[int, int, int, Passage]] = []
+    whole: list[tuple[int, int, Passage]] = []
+    for doc_id in chosen:
+        if doc_id not in documents or documents[doc_id].status != "active":
+            continue
+        for p in store.document_passages(doc_id):
+            tier = route_tier(frame.aspect, p)
+            if tier is not None:
+                routed.append((tier, searched_rank.get(p.id, 999), doc_rank[doc_id] * 1000 + p.ordinal, p))
+            whole.append((searched_rank.get(p.id, 999), doc_rank[doc_id] * 1000 + p.ordinal, p))
+    about_focus = [h for h in searched if h.document.id not in documents
+                   and names_focus(h.document.title + " " + h.passage.text, names)]
+    # Authority decides the lead for prevention and screening: a guideline search ranks near the top
+    # joins the evidence even when its wording ("CVD") does not repeat the focus name ("heart attack").
+    guidelines = [h for h in searched if h.rank <= GUIDELINE_RANK and h.document.doc_type == "guideline"
+                  and h.document.id not in documents and h not in about_focus]
+    tiers: dict[int, int] = {}
+    if routed:
+        routed.sort(key=lambda r: r[:3])
+        passages = [r[3] for r in routed]
+        tiers = {r[3].id: r[0] for r in routed}
+        scope = "focus sections"
+    elif whole:
+        whole.sort(key=lambda r: r[:2])
+        passages = [r[2] for r in whole]
+        scope = "focus documents"
+    else:
+        passages = []
+        scope = "search results about the focus"
+    extra = guidelines + about_focus
+    for h in extra:
+        tier = route_tier(frame.aspect, h.passage)
+        if tier is not None:
+            tiers[h.passage.id] = tier
+    ordered_hits = [(p, documents[p.document_id], 1.0, {}) for p in passages]
+    searched_hits = [(h.passage, h.document, h.score, h.scores) for h in extra]
+    if frame.aspect in ("prevention", "screening"):
+        ordered_hits = [x for x in searched_hits if x[1].doc_type == "guideline"] + ordered_hits + \
+            [x for x in searched_hits if x[1].doc_type != "guideline"]
+    else:
+        ordered_hits += searched_hits
+    hits = [SearchHit(passage=p, document=d, score=score if score != 1.0 else 1.0 / (1 + i), rank=i + 1, scores=sc)
+            for i, (p, d, score, sc) in enumerate(ordered_hits)]
+    trusted = set(documents) | {h.document.id for h in guidelines}
+    if not hits:
+        return Evidence(hits=list(searched), scope="search results")
+    return Evidence(hits=hits, scope=scope, focus_documents=trusted, tiers=tiers, names=names,
+                    names_by_concept=by_concept)

@@ -1,0 +1,184 @@
+"""What a question asks about its focus: the aspect (dose, side effects, symptoms, screening…).
+
+A fixed taxonomy covers MedQuAD's question types and MedicationQA's drug-question types.
+Where labelled questions exist the aspect is learned: a softmax classifier over the question's
+vector from the default embedder (trained by ``bench/train_aspect.py`` on MedQuAD's typed
+questions and part of medicationqa-dev; weights in ``answer/data/aspect_model.npz``, held-out
+accuracy in bench/RESULTS.md). Rules decide only what no data labels: maximum dose, boxed
+warnings, screening, comparisons and the population aspects (pregnancy, breastfeeding,
+children, older adults), which refine the learned aspect.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Callable
+
+DRUG_ASPECTS = (
+    "information", "dose", "max_dose", "how_to_take", "side_effects", "interaction", "contraindication",
+    "warnings", "pregnancy", "breastfeeding", "children", "older_adults", "stopping", "overdose", "storage",
+    "appearance", "ingredients", "mechanism", "indication", "comparison",
+)
+CONDITION_ASPECTS = (
+    "definition", "cause", "symptoms", "diagnosis", "treatment", "prevention", "screening", "outlook",
+    "inheritance", "risk", "frequency",
+)
+ASPECTS = DRUG_ASPECTS + tuple(a for a in CONDITION_ASPECTS if a not in DRUG_ASPECTS)
+
+#: How the aspect reads to a person ("Answering: citalopram · maximum dose").
+ASPECT_LABELS = {
+    "information": "overview", "dose": "dose", "max_dose": "maximum dose", "how_to_take": "how to take it",
+    "side_effects": "side effects", "interaction": "interactions", "contraindication": "who should not take it",
+    "warnings": "warnings", "pregnancy": "pregnancy", "breastfeeding": "breastfeeding", "children": "children",
+    "older_adults": "older adults", "stopping": "stopping it", "overdose": "overdose", "storage": "storage",
+    "appearance": "appearance", "ingredients": "ingredients", "mechanism": "how it works",
+    "indication": "what it is used for", "comparison": "comparison", "definition": "what it is",
+    "cause": "causes", "symptoms": "symptoms", "diagnosis": "diagnosis and tests", "treatment": "treatment",
+    "prevention": "prevention", "screening": "screening", "outlook": "outlook", "inheritance": "inheritance",
+    "risk": "who is at risk", "frequency": "how common it is",
+}
+
+# The condition aspect closest to a drug aspect and back, when the focus turns out to be the other kind.
+_AS_CONDITION = {"information": "definition", "indication": "treatment", "how_to_take": "treatment",
+                 "dose": "treatment", "max_dose": "treatment", "mechanism": "definition",
+                 "side_effects": "treatment", "contraindication": "treatment", "warnings": "treatment",
+                 "interaction": "treatment", "stopping": "treatment", "overdose": "treatment",
+                 "comparison": "treatment", "storage": "treatment", "appearance": "definition",
+                 "ingredients": "definition", "pregnancy": "risk", "breastfeeding": "treatment",
+                 "children": "treatment", "older_adults": "treatment"}
+_AS_DRUG = {"definition": "information", "cause": "side_effects", "symptoms": "side_effects",
+            "diagnosis": "information", "treatment": "indication", "prevention": "indication",
+            "screening": "information", "outlook": "information", "inheritance": "information",
+            "risk": "warnings", "frequency": "information"}
+
+_RULES: list[tuple[str, re.Pattern[str]]] = [
+    ("warnings", re.compile(r"\b(black[- ]?box|boxed) warning", re.I)),
+    ("max_dose", re.compile(r"\b(max(imum)?|most|highest|upper limit|too much|safe limit)\b.{0,40}\b(dose|dosage|mg|"
+                            r"take|taken|have|per day|a day|daily)\b|\bhow (much|many) .{0,40}\b(too much|at most|max)", re.I)),
+    ("comparison", re.compile(r"\b(vs\.?|versus|difference between|better than|compared (to|with)|same as)\b", re.I)),
+    ("breastfeeding", re.compile(r"\b(breast-?feed\w*|nursing (my|a|the)|lactat\w*|breast ?milk)\b", re.I)),
+    ("pregnancy", re.compile(r"\b(pregnan\w*|trying to conceive|get pregnant|expecting a baby)\b", re.I)),
+    ("overdose", re.compile(r"\b(overdos\w*|took too (much|many)|double dose)\b", re.I)),
+    ("stopping", re.compile(r"\b(stop(ping)?|quit(ting)?|come off|taper\w*|wean\w*|withdraw\w*|discontinu\w*)\b"
+                            r".{0,60}\b(taking|it|medication|medicine|drug|before|after)\b", re.I)),
+    ("screening", re.compile(r"\b(screen\w*|mammogra\w*|colonoscop\w*)\b|"
+                             r"\b(when|how often|what ages?|should (i|we|my|a|an|everyone|adults?|women|men)|do i need|"
+                             r"even if|feel fine|no symptoms|asymptomatic)\b.{0,60}\b((checked|tested|test(ing)?) for|"
+                             r"(get|have|need) (a|an) [\w-]+ (test|screening|exam))\b|"
+                             r"\b(checked|tested) for\b.{0,40}\b(even if|feel fine|no symptoms)\b", re.I)),
+]
+_CHILD = re.compile(r"\b(\d{1,2}[- ](month|week|day)s?[- ]old|\d{1,2}[- ]year[- ]old (son|daughter|child|kid|boy|girl)|"
+                    r"infants?|newborns?|babies|baby|toddlers?|my (son|daughter|kid|child)|children|child|kids?|"
+                    r"pediatric|paediatric|adolescents?|teen\w*)\b", re.I)
+_OLDER = re.compile(r"\b(older adults?|elderly|seniors?|geriatric|aged (6[5-9]|[7-9]\d)|(6[5-9]|[7-9]\d)[- ]year[- ]old|"
+                    r"over (6[05]|70|75|80))\b", re.I)
+
+
+@dataclass(frozen=True)
+class AspectGuess:
+    aspect: str
+    source: str  # "rule" or "model" (or "default" with no model)
+    confidence: float
+
+
+def population_of(question: str) -> tuple[str, ...]:
+    """Who the question is about, as far as it says: pregnancy, breastfeeding, children, older adults."""
+    out = []
+    if re.search(r"\bpregnan\w*|trying to conceive|get pregnant\b", question, re.I):
+        out.append("pregnancy")
+    if re.search(r"\bbreast-?feed\w*|nursing (my|a|the)|lactat\w*|breast ?milk\b", question, re.I):
+        out.append("breastfeeding")
+    if _CHILD.search(question):
+        out.append("children")
+    if _OLDER.search(question):
+        out.append("older adults")
+    return tuple(out)
+
+
+@lru_cache(maxsize=1)
+def _model():
+    """(weights, bias, labels, model id) of the shipped classifier, or None when it is absent."""
+    import numpy as np
+
+    ref = resources.files("medora.answer").joinpath("data/aspect_model.npz")
+    if not ref.is_file():
+        return None
+    with ref.open("rb") as fh:
+        data = np.load(fh, allow_pickle=False)
+        return data["W"], data["b"], [str(x) for x in data["labels"]], str(data["model_id"])
+
+
+def model_id() -> str | None:
+    m = _model()
+    return m[3] if m else None
+
+
+def learned_aspect(vector, allowed: tuple[str, ...]) -> AspectGuess | None:
+    """The classifier's best aspect among ``allowed`` for a question vector, with its probability."""
+    import numpy as np
+
+    m = _model()
+    if m is None or vector is None:
+        return None
+    W, b, labels, _ = m
+    logits = W @ np.asarray(vector, dtype=np.float32) + b
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    ranked = [(float(probs[i]), labels[i]) for i in np.argsort(-probs) if labels[i] in allowed]
+    if not ranked:
+        return None
+    p, label = ranked[0]
+    return AspectGuess(label, "model", round(p, 3))
+
+
+# Rules that only make sense for one kind of focus.
+_DRUG_ONLY = {"pregnancy", "breastfeeding", "max_dose", "overdose", "warnings"}
+_CONDITION_ONLY = {"screening"}
+
+
+def rule_aspect(question: str, focus_kind: str | None = None) -> str | None:
+    """The aspect a rule reads off the wording, for aspects no labelled data covers ("screening in
+    pregnancy" is about screening: drug-only rules are skipped for a condition, and back)."""
+    for aspect, pattern in _RULES:
+        if (focus_kind == "condition" and aspect in _DRUG_ONLY) or (focus_kind == "drug" and aspect in _CONDITION_ONLY):
+            continue
+        if focus_kind == "condition" and aspect == "stopping":
+            continue
+        if pattern.search(question):
+            return aspect
+    return None
+
+
+def classify_aspect(question: str, focus_kind: str | None, embed: Callable[[str], object] | None) -> AspectGuess:
+    """The question's aspect, for a focus of ``focus_kind`` ("drug", "condition" or None).
+
+    Rules for unlabelled aspects first; otherwise the learned classifier over the aspects that fit
+    the focus kind; population words then refine a drug question's generic aspect ("can a baby be
+    given X" asks about children).
+    """
+    allowed = DRUG_ASPECTS if focus_kind == "drug" else CONDITION_ASPECTS if focus_kind == "condition" else ASPECTS
+    ruled = rule_aspect(question, focus_kind)
+    if ruled in allowed:
+        return AspectGuess(ruled, "rule", 1.0)
+    guess = learned_aspect(embed(question) if embed else None, allowed)
+    if guess is None:
+        guess = AspectGuess("information" if focus_kind == "drug" else "definition", "default", 0.0)
+    if focus_kind == "drug" and guess.aspect in ("information", "contraindication", "indication", "side_effects",
+                                                 "how_to_take"):
+        pop = population_of(question)
+        for group, aspect in (("children", "children"), ("older adults", "older_adults")):
+            if group in pop:
+                return AspectGuess(aspect, "rule", 1.0)
+    return guess
+
+
+def for_focus_kind(aspect: str, focus_kind: str | None) -> str:
+    """``aspect`` moved to the closest aspect of the focus kind's taxonomy."""
+    if focus_kind == "condition" and aspect not in CONDITION_ASPECTS:
+        return _AS_CONDITION.get(aspect, "definition")
+    if focus_kind == "drug" and aspect not in DRUG_ASPECTS:
+        return _AS_DRUG.get(aspect, "information")
+    return aspect

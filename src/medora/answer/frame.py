@@ -1,0 +1,166 @@
+"""The question frame: what is asked about what, for whom, in which form.
+
+``build_frame`` reads a (redacted, cleaned) question into a :class:`QuestionFrame`: the focus
+concepts the library knows (drugs and conditions, through the concept index: brands, synonyms
+and misspellings resolve to one concept), the aspect asked (``answer/aspect.py``), the
+population the question names, and its form (yes/no, how much, when, which, how, compare, what).
+Every later step of an answer reads the frame: which documents and sections may be quoted, what
+the bottom line must say, and whether a verdict is owed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from medora.answer.aspect import (
+    ASPECT_LABELS,
+    AspectGuess,
+    classify_aspect,
+    population_of,
+)
+from medora.library.store import LibraryStore
+from medora.retrieve.concepts import ConceptMatch, resolve_concepts
+from medora.retrieve.understand import is_yes_no
+
+_FORMS: list[tuple[str, re.Pattern[str]]] = [
+    ("compare", re.compile(r"\b(vs\.?|versus|difference between|better than|compared (to|with))\b", re.I)),
+    ("how_much", re.compile(r"\b(how (much|many)|what dose|dosage|max(imum)?|how often|what (level|number|amount))\b", re.I)),
+    ("when", re.compile(r"\b(when|what age|at what age|how long|how far along|how soon|what time)\b", re.I)),
+    ("which", re.compile(r"\b(which|who should|who needs|what (kind|type)s? of)\b", re.I)),
+    ("how", re.compile(r"\b(how (do|does|is|are|can|should|to)|in what way)\b", re.I)),
+    ("what", re.compile(r"\b(what|define|meaning)\b", re.I)),
+]
+# A concept is a drug when the index says so; these words mark a question about a medicine even when
+# the drug is unknown to the library (then the frame has an aspect but no anchored focus).
+_DRUG_WORDS = re.compile(r"\b(dose|dosage|mg|tablets?|pills?|capsules?|medicines?|medications?|drugs?|"
+                         r"prescri\w+|side[- ]?effects?|take|taking|took)\b", re.I)
+
+
+@dataclass(frozen=True)
+class QuestionFrame:
+    """What a question asks. ``concepts`` are in question order, drugs and conditions alike."""
+
+    question: str
+    concepts: tuple[ConceptMatch, ...]
+    aspect: str
+    aspect_source: str
+    aspect_confidence: float
+    population: tuple[str, ...]
+    form: str
+    yes_no: bool
+    focus_kind: str | None = None  # "drug", "condition" or None when nothing known is named
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def drugs(self) -> tuple[ConceptMatch, ...]:
+        return tuple(c for c in self.concepts if c.kind == "drug")
+
+    @property
+    def conditions(self) -> tuple[ConceptMatch, ...]:
+        return tuple(c for c in self.concepts if c.kind != "drug")
+
+    @property
+    def focus(self) -> tuple[ConceptMatch, ...]:
+        """The concepts the answer is about: the drugs of a drug question, else every named concept."""
+        return self.drugs if self.focus_kind == "drug" else self.concepts
+
+    def label(self) -> str:
+        """"citalopram · maximum dose" — what the answer says it is answering."""
+        names = " + ".join(dict.fromkeys(c.preferred for c in self.focus)) or "your question"
+        parts = [names, ASPECT_LABELS.get(self.aspect, self.aspect)]
+        if self.population:
+            parts.append(", ".join(self.population))
+        return " · ".join(parts)
+
+    def as_dict(self) -> dict:
+        return {
+            "label": self.label(),
+            "concepts": [{"name": c.preferred, "kind": c.kind, "as_written": c.matched_text,
+                          "matched": c.name or c.preferred, "fuzzy": c.fuzzy, "documents": len(c.doc_ids)}
+                         for c in self.concepts],
+            "focus_kind": self.focus_kind,
+            "aspect": self.aspect,
+            "aspect_source": self.aspect_source,
+            "aspect_confidence": self.aspect_confidence,
+            "population": list(self.population),
+            "form": self.form,
+            "yes_no": self.yes_no,
+        }
+
+
+def form_of(question: str) -> str:
+    if is_yes_no(question):
+        return "yes_no"
+    for name, pattern in _FORMS:
+        if pattern.search(question):
+            return name
+    return "open"
+
+
+def _focus_kind(question: str, concepts: list[ConceptMatch]) -> str | None:
+    kinds = {c.kind for c in concepts}
+    if "drug" in kinds and not (kinds - {"drug"}):
+        return "drug"
+    if "drug" in kinds:
+        # A drug and a condition: a drug question when it asks about taking, doses or effects of the drug
+        # ("can I take ibuprofen with high blood pressure"), else a question about the condition.
+        return "drug" if _DRUG_WORDS.search(question) or len([c for c in concepts if c.kind == "drug"]) > 1 else \
+            "condition"
+    if kinds:
+        return "condition"
+    return "drug" if _DRUG_WORDS.search(question) else None
+
+
+def build_frame(store: LibraryStore, question: str, embed: Callable[[str], object] | None = None) -> QuestionFrame:
+    """The frame of ``question`` against this library's concepts (``embed`` gives the question's vector
+    for the learned aspect classifier; without it the rules and a default aspect decide)."""
+    concepts = primary_first(question, _distinct(resolve_concepts(store, question)))
+    kind = _focus_kind(question, concepts)
+    guess: AspectGuess = classify_aspect(question, kind, embed)
+    drugs = [c for c in concepts if c.kind == "drug"]
+    if kind == "drug" and len(drugs) > 1 and guess.aspect not in ("comparison", "interaction"):
+        guess = AspectGuess("interaction", "rule", 1.0)  # "X with Y", "on X - ok to give Y?"
+    form = form_of(question)
+    return QuestionFrame(
+        question=question,
+        concepts=tuple(concepts),
+        aspect=guess.aspect,
+        aspect_source=guess.source,
+        aspect_confidence=guess.confidence,
+        population=population_of(question),
+        form=form,
+        yes_no=form == "yes_no",
+        focus_kind=kind,
+    )
+
+
+_HEAD_BEFORE = re.compile(r"\b(of|for|about|treat\w*|with|has|have|had|on|take|taking|is|are)\W+(\w+\W+){0,2}$", re.I)
+
+
+def primary_first(question: str, concepts: list[ConceptMatch]) -> list[ConceptMatch]:
+    """Concepts with the one the question is about first: a name that is more than one everyday word
+    ("Lyme disease" before "Medicines"), then one that follows "of / for / about / treat" ("signs of
+    Lyme disease after a tick bite"), then question order."""
+    from medora.retrieve.concepts import common_words
+
+    common = common_words()
+
+    def key(c: ConceptMatch) -> tuple[int, int, int]:
+        everyday = all(w in common for w in c.preferred.lower().split()) and len(c.preferred.split()) == 1
+        head = bool(_HEAD_BEFORE.search(question[: c.span[0]]))
+        return (everyday, not head, c.span[0])
+
+    return sorted(concepts, key=key)
+
+
+def _distinct(matches: list[ConceptMatch]) -> list[ConceptMatch]:
+    """One match per concept (its first mention), concepts with no document left out."""
+    seen: set[int] = set()
+    out = []
+    for m in matches:
+        if m.concept_id not in seen and m.doc_ids:
+            seen.add(m.concept_id)
+            out.append(m)
+    return out

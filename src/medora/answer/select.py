@@ -1,0 +1,202 @@
+"""Sentence selection for a frame: which quoted sentences answer the aspect asked about the focus.
+
+Every usable sentence of the anchored evidence is scored by features that each say one thing —
+how much of the question it shares (words, and meaning through the embedding model), whether
+its section answers the aspect (route tier), whether it carries what the aspect needs (a dose
+needs an amount, a side-effect question a list of reactions), whether it names the focus, the
+passage's rank — combined by weights fitted on data (``bench/fit_selection.py``: MedQuAD's own
+answer sentences against the other answers of the same document, and medicationqa-dev gold
+sentences). The bottom line is then the best sentence that answers the frame.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from medora.answer.anchor import Evidence, names_focus
+from medora.answer.evidence import (
+    Candidate,
+    near_duplicate,
+    readability_penalty,
+    section_key_for,
+    too_hard,
+    trim_sentence,
+    usable_statement,
+)
+from medora.answer.frame import QuestionFrame
+from medora.answer.semantic import similarities
+from medora.retrieve.query import stems
+from medora.retrieve.terms import TermWeights
+
+MAX_PASSAGES = 24  # anchored passages read per question
+SHORTLIST = 48  # candidates scored by meaning (sentence vectors cost time)
+
+# What a sentence answering each aspect carries.
+_AMOUNT = r"\b\d+(?:[.,]\d+)?\s?(?:-|to|–)?\s?\d*(?:\.\d+)?\s?(?:mg|mcg|µg|μg|g|grams?|units?|mL|IU|milligrams?|micrograms?)\b"
+ASPECT_CUES: dict[str, re.Pattern[str]] = {k: re.compile(v, re.I) for k, v in {
+    "dose": _AMOUNT,
+    "max_dose": r"\b(maximum|max\.?|not (to )?exceed|should not exceed|up to|no more than|greater than|highest|"
+                r"above \d+)\b",
+    "how_to_take": r"\b(with or without food|with food|without food|empty stomach|meal|once (a )?daily|twice daily|"
+                   r"at bedtime|in the morning|swallow|every \d+ hours|same time)\b",
+    "side_effects": r"\b(most common|adverse reactions?|side effects?|incidence)\b",
+    "interaction": r"\b(contraindicated|do not (use|take|start)|avoid|concomitant|coadministration|co-administration|"
+                   r"together with|interact\w*|not recommended)\b",
+    "contraindication": r"\b(contraindicated|do not (use|take)|should not (be )?(used|taken|given)|hypersensitivity)\b",
+    "warnings": r"\b(warning|increased risk|risk of|may cause|can cause|death|serious)\b",
+    "pregnancy": r"\b(pregnan\w*|fetal|fetus|birth defects?|neural tube|malformations?|teratogen\w*)\b",
+    "breastfeeding": r"\b(breast-?feed\w*|lactation|breast ?milk|nursing|infants?)\b",
+    "children": r"\b(pediatric|paediatric|children|infants?|neonates?|newborns?|months of age|years of age)\b",
+    "older_adults": r"\b(geriatric|elderly|older|65 years)\b",
+    "stopping": r"\b(discontinu\w*|withdraw\w*|taper\w*|stopping|stop taking|\d+ days (after|before|of))\b",
+    "overdose": r"\b(overdos\w*|toxicity|poison|too much)\b",
+    "storage": r"\b(store|storage|°\s?[CF]|temperature|refrigerat\w*|discard|dispos\w*|keep (out|away))\b",
+    "appearance": r"\b(tablets?|capsules?|white|yellow|blue|pink|round|oval|imprint\w*|debossed|engraved|scored)\b",
+    "ingredients": r"\b(contains?|ingredients?|each (tablet|capsule|ml))\b",
+    "mechanism": r"\b(inhibit\w*|works by|mechanism|blocks?|binds?|receptors?|agonist|antagonist)\b",
+    "indication": r"\b(indicated (for|as|in)|used (to|for|in)|treatment of|to treat|management of)\b",
+    "information": r"\b(is an?|are|indicated (for|as|in)|used (to|for))\b",
+    "comparison": r"\b(compared|than|versus|both)\b",
+    "definition": r"^\s*[^.]{0,80}\b(is|are|refers to|means)\b( an?| the)?\b",
+    "cause": r"\b(caused by|causes?|due to|results? from|virus|bacteri\w*|mutations?|infection)\b",
+    "symptoms": r"\b(symptoms?|signs?|include|rash|pain|fever)\b",
+    "diagnosis": r"\b(tests?|diagnos\w*|exam\w*|biops\w*|imaging|scan|study|studies|blood)\b",
+    "treatment": r"\b(treat\w*|therap\w*|medicines?|medications?|surgery|remov\w*)\b",
+    "prevention": r"\b(recommends?|prevent\w*|avoid|vaccin\w*|drink|wear|limit)\b",
+    "screening": r"\b(recommends?|screen\w*|every \d|biennial|annual\w*|aged? \d+)\b",
+    "outlook": r"\b(prognosis|outlook|recover\w*|survival|within|months|years|die|fatal|improve\w*)\b",
+    "inheritance": r"\b(inherit\w*|autosomal|x-linked|mitochondrial|passed (down|on)|pattern|chance)\b",
+    "risk": r"\b(risk|more likely|chance)\b",
+    "frequency": r"\b(\d+ (in|out of)|percent|%|common|rare|affects?)\b",
+}.items()}
+# Dose questions need an amount in the answer, maximum-dose questions a limit with an amount.
+NEEDS_AMOUNT = {"dose", "max_dose"}
+# Instructions for an emergency never answer a question that is not one.
+EMERGENCY_INSTRUCTION = re.compile(r"\b(call 911|call 9-1-1|emergency (room|department|services)|"
+                                   r"(chew|crush)\w* (or (chew|crush)\w* )?(an |one )?aspirin)\b", re.I)
+# Statement hygiene beyond ``usable_statement``: page furniture and label cross-references.
+_FURNITURE = re.compile(
+    r"much of this information|orphanet|human phenotype ontology|frequency (of|in) (this|the) table|"
+    r"\bthis table\b|\bsee table\b|\[see\b|\(\s*\d+(\.\d+)*(\s*,\s*\d+(\.\d+)*)*\s*\)|\bsee (section|subsection)\b|"
+    r"^(table|figure) \d|\bplease visit\b|\bfor more (specific )?information\b|\bvisit (the|our) [^.]*(website|page)", re.I)
+
+
+def clean_statement(sentence: str) -> bool:
+    """A sentence is statement material: reads as a sentence, is not page furniture or a cross-reference."""
+    return usable_statement(sentence) and not _FURNITURE.search(sentence)
+
+
+def is_table(section_path: list[str]) -> bool:
+    return any(re.match(r"table\b", part.strip(), re.I) for part in section_path)
+
+
+FEATURES = ("overlap", "support", "rank", "tier0", "tier1", "cue", "focus_document", "names_focus", "meaning")
+
+
+@dataclass(frozen=True)
+class SelectionWeights:
+    """Weights of the sentence features (fitted by bench/fit_selection.py; see bench/RESULTS.md).
+
+    ``plain_source`` and the reading penalty are the audience's preference, not relevance, and stay
+    as the plain-language work set them (bench/RESULTS.md, reading grade)."""
+
+    overlap: float = 0.45
+    support: float = 0.10
+    rank: float = 0.15
+    tier0: float = 0.40
+    tier1: float = 0.15
+    cue: float = 0.25
+    focus_document: float = 0.10
+    names_focus: float = 0.20
+    meaning: float = 0.90
+    plain_source: float = 0.10
+
+    def score(self, features: dict[str, float]) -> float:
+        return sum(getattr(self, name) * features.get(name, 0.0) for name in FEATURES)
+
+
+WEIGHTS = SelectionWeights()
+
+
+def frame_candidates(evidence: Evidence, frame: QuestionFrame, weights: TermWeights, question_vec,
+                     plain: bool = False, cue: re.Pattern[str] | None = None, emergency: bool = False,
+                     w: SelectionWeights = WEIGHTS) -> list[Candidate]:
+    """Scored candidate sentences of the evidence, best first (each keeps its ``features``)."""
+    aspect_cue = ASPECT_CUES.get(frame.aspect)
+    amount = ASPECT_CUES["dose"]
+    scored: list[Candidate] = []
+    hard: list[Candidate] = []
+    for hit in evidence.hits[:MAX_PASSAGES]:
+        p = hit.passage
+        if is_table(p.section_path):
+            continue
+        context = stems(hit.document.title + " " + " ".join(p.section_path))
+        tier = evidence.tiers.get(p.id)
+        in_focus_doc = hit.document.id in evidence.focus_documents
+        rank_prior = 1.0 / (1.0 + 0.25 * (hit.rank - 1))
+        for a, b in p.sentences:
+            a, b = trim_sentence(p.text, a, b)
+            sentence = p.text[a:b]
+            if not clean_statement(sentence):
+                continue
+            if not emergency and EMERGENCY_INSTRUCTION.search(sentence):
+                continue
+            names = bool(evidence.names) and names_focus(sentence, evidence.names)
+            if evidence.names and not (in_focus_doc or names):
+                continue  # about something other than the focus
+            own = stems(sentence)
+            has_cue = bool(aspect_cue and aspect_cue.search(sentence))
+            if frame.aspect in NEEDS_AMOUNT and not amount.search(sentence):
+                has_cue = False
+            features = {"overlap": weights.coverage(own), "support": weights.coverage(own | context),
+                        "rank": rank_prior, "tier0": float(tier == 0), "tier1": float(tier == 1),
+                        "cue": float(has_cue), "focus_document": float(in_focus_doc), "names_focus": float(names)}
+            score = w.score(features)
+            if plain:
+                score += w.plain_source * (hit.document.doc_type == "patient information")
+                score -= readability_penalty(sentence)
+            if cue is not None and cue.search(sentence):
+                score += 0.15
+            c = Candidate(hit, a, b, sentence, section_key_for(hit, sentence), score, features["overlap"],
+                          max(features["support"], 0.5 * names), tier=tier, cue=has_cue, features=features)
+            (hard if plain and too_hard(sentence) else scored).append(c)
+    pool = scored or hard
+    pool.sort(key=lambda c: -c.score)
+    if question_vec is not None and pool:
+        head = pool[:SHORTLIST]
+        for c, sim in zip(head, similarities(question_vec, [c.text for c in head])):
+            c.score += w.meaning * sim
+            c.meaning = sim
+            c.features["meaning"] = sim
+        pool = sorted(head, key=lambda c: -c.score) + pool[SHORTLIST:]
+    return pool
+
+
+def answers_frame(c: Candidate, frame: QuestionFrame) -> bool:
+    """Whether a candidate can lead the bottom line: in a section that answers the aspect, carrying what
+    the aspect needs (an amount for a dose)."""
+    if frame.aspect in NEEDS_AMOUNT:
+        return c.cue and ASPECT_CUES["dose"].search(c.text) is not None
+    return c.tier is not None or c.cue
+
+
+def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | None,
+                max_words: int = 60) -> list[Candidate]:
+    """One or two sentences: ``lead`` (a stance) or the best candidate that answers the frame, then the
+    next best that does too, when it adds something and the two stay short."""
+    ranked = [c for c in pool if answers_frame(c, frame)] or pool
+    if frame.aspect == "max_dose":  # a limit first: "do not exceed 40 mg" over "start at 20 mg"
+        limits = [c for c in ranked if ASPECT_CUES["max_dose"].search(c.text)]
+        ranked = limits + [c for c in ranked if c not in limits]
+    chosen: list[Candidate] = [lead] if lead is not None else []
+    for c in ranked:
+        if len(chosen) >= 2:
+            break
+        if any(c.place == d.place or near_duplicate(c.text, d.text) for d in chosen):
+            continue
+        if chosen and (sum(len(d.text.split()) for d in chosen) + len(c.text.split()) > max_words
+                       or c.score < 0.6 * chosen[0].score or not answers_frame(c, frame)):
+            continue
+        chosen.append(c)
+    return chosen

@@ -1,0 +1,181 @@
+"""The question frame and what it steers: aspect rules, population and form; section routes;
+statement hygiene; stances (verdicts) that must rest on a sentence about the question asked; and
+"where sources differ" only between statements about the focus."""
+
+from __future__ import annotations
+
+import pytest
+
+from medora.answer.anchor import route_tier
+from medora.answer.aspect import classify_aspect, population_of, rule_aspect
+from medora.answer.evidence import Candidate
+from medora.answer.frame import QuestionFrame, form_of
+from medora.answer.judgements import differences
+from medora.answer.select import ASPECT_CUES, answers_frame, bottom_line, clean_statement
+from medora.answer.stance import NOT_DIRECT, question_age, take_stance
+from medora.models import Citation, Document, Passage, SearchHit, Statement
+from medora.retrieve.concepts import ConceptMatch
+
+
+@pytest.mark.parametrize("question, aspect", [
+    ("What is the maximum dose of citalopram?", "max_dose"),
+    ("whats the most glipizide someone can take in a day", "max_dose"),
+    ("What is the black box warning on Reglan?", "warnings"),
+    ("Is Lexapro better than Zoloft?", "comparison"),
+    ("Can I take codeine while breastfeeding my newborn?", "breastfeeding"),
+    ("Can I stay on Depakote if I get pregnant?", "pregnancy"),
+    ("When should I start getting mammograms?", "screening"),
+])
+def test_rules_decide_the_aspects_no_labelled_data_covers(question, aspect):
+    assert rule_aspect(question) == aspect
+    assert classify_aspect(question, "drug" if aspect not in ("screening",) else "condition", None).aspect == aspect
+
+
+def test_population_words_move_a_generic_drug_aspect():
+    assert population_of("Can a 6-week-old baby be given Bactrim?") == ("children",)
+    assert "older adults" in population_of("Should older adults take aspirin?")
+    guess = classify_aspect("Can a 6-week-old baby be given Bactrim for an infection?", "drug", None)
+    assert guess.aspect == "children" and guess.source == "rule"
+    # A pregnancy word in a screening question does not make it a drug-in-pregnancy question.
+    assert classify_aspect("When should a pregnant woman be tested for hep B?", "condition", None).aspect == "screening"
+
+
+def test_learned_aspect_is_used_when_no_rule_applies():
+    from medora.answer.aspect import model_id
+    from medora.answer.semantic import question_vector
+
+    assert model_id(), "the aspect model ships in answer/data/aspect_model.npz"
+    assert classify_aspect("What are the side effects of atorvastatin?", "drug", question_vector).aspect == "side_effects"
+    guess = classify_aspect("What are the symptoms of Graves disease?", "condition", question_vector)
+    assert (guess.aspect, guess.source) == ("symptoms", "model")
+    assert classify_aspect("How is Fabry disease treated?", "condition", question_vector).aspect == "treatment"
+
+
+@pytest.mark.parametrize("question, form", [
+    ("Should I get checked for diabetes?", "yes_no"),
+    ("How much folic acid should I take each day?", "how_much"),
+    ("At what age should kids have a vision screening?", "when"),
+    ("Which women should get a bone density test?", "which"),
+    ("How do doctors test for celiac disease?", "how"),
+    ("What causes shingles?", "what"),
+])
+def test_form_of_a_question(question, form):
+    assert form_of(question) == form
+
+
+def _passage(pid: int, path: list[str], section_type: str | None, text: str, doc_id: int = 1) -> Passage:
+    return Passage(id=pid, document_id=doc_id, ordinal=pid, section_path=path, section_type=section_type, text=text,
+                   sentences=[(0, len(text))])
+
+
+def test_aspects_route_to_the_sections_that_answer_them():
+    dosage = _passage(1, ["Dosage and administration"], "dosage", "Take 20 mg once daily.")
+    boxed = _passage(2, ["Boxed warning"], "warnings", "Fetal harm.")
+    lactation = _passage(3, ["Use in specific populations", "Lactation"], "specific populations", "x")
+    adverse = _passage(4, ["Adverse reactions"], "adverse reactions", "x")
+    assert route_tier("max_dose", dosage) == 0 and route_tier("side_effects", dosage) is None
+    assert route_tier("pregnancy", boxed) == 0 and route_tier("warnings", boxed) == 0
+    assert route_tier("breastfeeding", lactation) == 0 and route_tier("pregnancy", lactation) == 1
+    assert route_tier("side_effects", adverse) == 0
+    assert route_tier("symptoms", _passage(5, ["What are the symptoms of gout?"], "symptoms", "x")) == 0
+
+
+@pytest.mark.parametrize("sentence", [
+    "Much of this information comes from Orphanet, a European rare disease database.",
+    "Reduce the dose in hepatic impairment [see Warnings and Precautions (5.1)].",
+    "The recommended dose is 20 mg ( 2.1 ).",
+    "See Table 3 for the frequency of adverse reactions in this table.",
+])
+def test_page_furniture_and_cross_references_never_become_statements(sentence):
+    assert not clean_statement(sentence)
+    assert clean_statement("The maximum recommended dose is 40 mg once daily.")
+
+
+def _doc(doc_id: int, doc_type: str, grade: str | None = None, **metadata) -> Document:
+    return Document(id=doc_id, source="s", external_id=str(doc_id), title=f"doc {doc_id}", url=None, publisher=None,
+                    year=None, doc_type=doc_type, grade=grade, license=None, version=1, status="active",
+                    metadata=metadata)
+
+
+def _candidate(text: str, doc: Document, section_type: str, tier: int | None, score: float = 1.0,
+               path: list[str] | None = None, pid: int = 1) -> Candidate:
+    p = _passage(pid, path or ["Section"], section_type, text, doc.id)
+    return Candidate(SearchHit(p, doc, score, 1), 0, len(text), text, "x", score, 0.5, 0.5, tier=tier, cue=True)
+
+
+def _frame(question: str, aspect: str, concepts=(), population=(), focus_kind=None) -> QuestionFrame:
+    return QuestionFrame(question=question, concepts=tuple(concepts), aspect=aspect, aspect_source="rule",
+                         aspect_confidence=1.0, population=tuple(population), form="yes_no", yes_no=True,
+                         focus_kind=focus_kind)
+
+
+def _drug(cid: int, name: str, doc_ids: tuple[int, ...]) -> ConceptMatch:
+    return ConceptMatch(concept_id=cid, kind="drug", preferred=name, matched_text=name, span=(0, 1), score=1.0,
+                        doc_ids=doc_ids, name=name)
+
+
+def test_a_guideline_for_the_asked_population_decides_the_verdict():
+    young = _doc(1, "guideline", "C", age_range=[40, 59])
+    old = _doc(2, "guideline", "D", age_range=[60, 100])
+    pool = [
+        _candidate("The USPSTF recommends that clinicians selectively offer aspirin to adults aged 40 to 59.",
+                   young, "recommendation", 0, score=2.0, pid=1),
+        _candidate("The USPSTF recommends against initiating low-dose aspirin use in adults 60 years or older.",
+                   old, "recommendation", 0, score=1.0, pid=2),
+    ]
+    frame = _frame("Should older adults take aspirin to prevent heart attacks?", "prevention",
+                   population=("older adults",))
+    assert question_age(frame) == 65
+    stance = take_stance(pool, frame, {})
+    assert (stance.verdict, stance.candidate.hit.document.id) == ("no", 2)
+    assert "grade D" in stance.basis
+
+
+def test_a_label_stance_must_name_the_other_drug_of_a_two_drug_question():
+    viagra = _doc(10, "drug label")
+    frame = _frame("Is it safe to take Viagra with nitroglycerin?", "interaction",
+                   concepts=[_drug(1, "sildenafil", (10,)), _drug(2, "nitroglycerin", (11,))], focus_kind="drug")
+    unrelated = _candidate("Use is contraindicated in patients with hypersensitivity to sildenafil.", viagra,
+                           "contraindications", 0, pid=1)
+    assert take_stance([unrelated], frame, {1: ("sildenafil", "viagra"), 2: ("nitroglycerin",)}).verdict == "unclear"
+    about = _candidate("Administration with nitroglycerin or any nitrate is contraindicated.", viagra,
+                       "contraindications", 0, pid=2)
+    stance = take_stance([unrelated, about], frame, {1: ("sildenafil", "viagra"), 2: ("nitroglycerin",)})
+    assert stance.verdict == "no" and stance.candidate is about
+
+
+def test_no_stance_means_the_sources_do_not_say_directly():
+    label = _doc(20, "drug label")
+    frame = _frame("Can I take citalopram while pregnant?", "pregnancy", concepts=[_drug(1, "citalopram", (20,))],
+                   population=("pregnancy",), focus_kind="drug")
+    # A "do not use" sentence that says nothing about pregnancy is no answer to a pregnancy question.
+    pool = [_candidate("Do not use citalopram with pimozide.", label, "contraindications", 1)]
+    stance = take_stance(pool, frame, {1: ("citalopram",)})
+    assert (stance.verdict, stance.candidate, stance.note) == ("unclear", None, NOT_DIRECT)
+
+
+def test_a_dose_question_leads_with_an_amount():
+    label = _doc(30, "drug label")
+    frame = _frame("What is the maximum dose of citalopram?", "max_dose", focus_kind="drug")
+    pk = _candidate("Citalopram pharmacokinetics are linear and dose-proportional.", label, "dosage", 0,
+                    score=3.0, pid=1)
+    pk.cue = False
+    limit = _candidate("Doses above 40 mg once daily are not recommended due to the risk of QT prolongation.",
+                       label, "dosage", 0, score=1.0, pid=2)
+    limit.cue = bool(ASPECT_CUES["dose"].search(limit.text))
+    assert not answers_frame(pk, frame) and answers_frame(limit, frame)
+    assert bottom_line([pk, limit], frame, None)[0] is limit
+
+
+def _statement(text: str, ref: int) -> Statement:
+    return Statement(text=text, citations=[Citation(ref=ref, passage_id=ref, document_id=ref, quote=text, start=0,
+                                                    end=len(text))])
+
+
+def test_sources_differ_only_on_the_focus():
+    about = [_statement("Warfarin is effective in preventing stroke in atrial fibrillation.", 1),
+             _statement("Warfarin is not effective in preventing stroke in atrial fibrillation.", 2)]
+    assert differences(about, focus=("warfarin",))
+    elsewhere = [_statement("Aspirin is effective in preventing stroke in atrial fibrillation.", 1),
+                 _statement("Aspirin is not effective in preventing stroke in atrial fibrillation.", 2)]
+    assert not differences(elsewhere, focus=("warfarin",))
