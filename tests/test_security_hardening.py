@@ -202,3 +202,64 @@ def test_4_invented_bearer_values_do_not_escape_the_rate_limit(lib, tmp_path):
         assert login.status_code == 429 and login.headers["content-type"] == "application/problem+json"
         # A real token has its own bucket, whatever its address has spent.
         assert client.get("/v1/auth/me", headers=lib.auth("reader")).status_code == 200
+
+
+# ------------------------------------------------------------------ 6. logins
+
+
+def test_6_logout_ends_the_session_on_the_server(server, lib):
+    token = server.post("/v1/auth/login", json={"username": "editor1", "password": PASSWORD}).json()["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert server.get("/v1/auth/me", headers=bearer).status_code == 200
+    assert server.post("/v1/auth/logout", headers=bearer).status_code == 204
+    assert server.get("/v1/auth/me", headers=bearer).status_code == 401  # the copied token is dead
+    assert server.post("/v1/auth/logout", headers=lib.auth("editor")).status_code == 422  # API tokens: revoke them
+    # The web page's "Log out" too: the old cookie value no longer opens the review area.
+    with httpx.Client(base_url=server.base_url, timeout=30) as browser:
+        csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', browser.get("/login").text).group(1)
+        assert browser.post("/login", data={"csrf": csrf, "username": "editor1", "password": PASSWORD}).status_code \
+            == 303
+        cookie = browser.cookies.get("medora_session")
+        assert browser.get("/review").status_code == 200
+        csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', browser.get("/review").text).group(1)
+        assert browser.post("/logout", data={"csrf": csrf}).status_code == 303
+    with httpx.Client(base_url=server.base_url, timeout=30, cookies={"medora_session": cookie}) as replay:
+        assert replay.get("/review").status_code in (303, 401)
+
+
+def test_6_failed_logins_back_off_per_account_and_address_and_are_audited(api_library, tmp_path):
+    with medora_serve(api_library.path, tmp_path / "server.log", "--rate", "0") as base, \
+            httpx.Client(base_url=base, timeout=30) as client:
+        def login(username: str, password: str) -> httpx.Response:
+            return client.post("/v1/auth/login", json={"username": username, "password": password})
+
+        assert [login("reviewer1", f"wrong {n}").status_code for n in range(5)] == [401] * 5
+        refused = login("reviewer1", PASSWORD)  # even the right password waits out the backoff
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert login("editor1", PASSWORD).status_code == 200  # another account is not affected
+        statuses = [login(f"nobody{n}", "wrong password").status_code for n in range(16)]
+        assert statuses == [401] * 15 + [429], statuses  # 20 failures per address, whatever the account
+        assert login("admin1", PASSWORD).status_code == 429  # this address now waits, whichever account
+    with sqlite3.connect(api_library.path) as db:
+        failed = db.execute("SELECT actor, client, detail FROM audit_log WHERE action = 'login_failed'").fetchall()
+        assert len(failed) == 5 + 15 and {(a, c) for a, c, _ in failed} == {("anonymous", "127.0.0.1")}
+        assert '"username": "reviewer1"' in failed[0][2] and PASSWORD not in str(failed)
+
+
+WEAK = ["aaaaaaaaaa", "password12", "reviewer2x!", "          ", "qwertyuiop12"]
+
+
+@pytest.mark.parametrize("password", WEAK)
+def test_6_the_password_policy_refuses_weak_passwords_on_one_line(api_library, password):
+    added = subprocess.run([str(Path(sys.executable).with_name("medora")), "users", "add", "reviewer2x", "--role",
+                            "reviewer", "--with-password", "--library", str(api_library.path)],
+                           input=password + "\n", capture_output=True, text=True, timeout=60)
+    last = added.stderr.strip().splitlines()[-1]  # after the prompt's own warnings
+    assert added.returncode == 2 and last.startswith("error: ") and "password" in last, added.stderr
+    assert password.strip() not in last or not password.strip()
+
+
+def test_6_reserved_usernames_are_refused(api_library):
+    added = run_cli("users", "add", "system", "--role", "admin", "--library", str(api_library.path), check=False)
+    assert added.returncode == 2 and "reserved" in added.stderr

@@ -3,10 +3,11 @@
 Two kinds of bearer token are accepted in ``Authorization: Bearer <token>``:
 
 * API tokens (``mdr_…``), created with ``medora tokens create``; ``Accounts`` keeps only their hash.
-* Login tokens (``mds_…``) from ``POST /v1/auth/login``: the user id and expiry, signed with
-  HMAC-SHA256 under the server's key; nothing is stored. They expire after
-  ``ApiSettings.session_minutes``; the user's role and ``disabled`` flag are read on every request,
-  so disabling a user ends their sessions at once.
+* Login tokens (``mds_…``) from ``POST /v1/auth/login``: the user id, expiry and a nonce, signed
+  with HMAC-SHA256 under the server's key. They expire after ``ApiSettings.session_minutes``;
+  logging out (``POST /v1/auth/logout``, the web page's "Log out") records the nonce as revoked in
+  the library until then. The user's role and ``disabled`` flag and the revocation are read on every
+  request, so disabling a user or logging out ends the session at once, on every worker.
 
 Every request resolves to a ``Principal``: an ``Actor`` for the audit log and the scopes it holds
 (a token's scopes within what its user's role allows; anonymous clients hold ``read``, and ``ask``
@@ -62,13 +63,17 @@ class SessionTokens:
 
     def user_id(self, token: str) -> int:
         """The user a valid, unexpired token was issued to; ``Unauthenticated`` otherwise."""
+        return self.claims(token)[0]
+
+    def claims(self, token: str) -> tuple[int, int, str]:
+        """(user id, expiry as unix time, nonce) of a valid, unexpired token; ``Unauthenticated`` otherwise."""
         payload, _, signature = token.removeprefix(SESSION_PREFIX).partition(".")
         if not hmac.compare_digest(signature.encode("ascii", "replace"), self._sign(payload).encode("ascii")):
             raise Unauthenticated(_BAD_SESSION)
-        user_id, expires, _ = _unb64(payload).decode("ascii").split(".")
+        user_id, expires, nonce = _unb64(payload).decode("ascii").split(".")
         if int(expires) <= time.time():
             raise Unauthenticated(_BAD_SESSION)
-        return int(user_id)
+        return int(user_id), int(expires), nonce
 
     def is_valid(self, token: str) -> bool:
         """Whether ``token`` is a login token this server signed and that has not expired (no library read)."""
@@ -134,12 +139,23 @@ def authenticate(accounts: Accounts, sessions: SessionTokens, authorization: str
 
 def _session_user(accounts: Accounts, sessions: SessionTokens, token: str) -> User:
     try:
-        user = accounts.user(sessions.user_id(token))
+        user_id, _, nonce = sessions.claims(token)
+        user = accounts.user(user_id)
     except (ValueError, NotFound):  # a mangled token, or a user that no longer exists
         raise Unauthenticated(_BAD_SESSION) from None
-    if user.disabled:
+    if user.disabled or accounts.session_revoked(nonce):
         raise Unauthenticated(_BAD_SESSION)
     return user
+
+
+def revoke_session(accounts: Accounts, sessions: SessionTokens, token: str) -> bool:
+    """End a login token before it expires (logout); False when it was not a valid one."""
+    try:
+        user_id, expires, nonce = sessions.claims(token)
+    except (Unauthenticated, ValueError, UnicodeError):
+        return False
+    accounts.revoke_session(user_id, nonce, expires)
+    return True
 
 
 def client_address(request: Request) -> str | None:

@@ -30,6 +30,7 @@ from medora.publish.errors import (
     InvalidTransition,
     NotFound,
     PublishError,
+    TooManyAttempts,
     Unauthenticated,
 )
 
@@ -65,6 +66,7 @@ _PUBLISH_SLUGS: dict[type[PublishError], str] = {
     NotFound: "not-found",
     Unauthenticated: "unauthenticated",
     Forbidden: "forbidden",
+    TooManyAttempts: "rate-limited",
 }
 
 
@@ -153,6 +155,8 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Pr
 async def _publish_error(request: Request, exc: PublishError) -> ProblemResponse:
     slug = next((s for cls, s in _PUBLISH_SLUGS.items() if isinstance(exc, cls)), "bad-request")
     headers = {"WWW-Authenticate": "Bearer"} if slug == "unauthenticated" else None
+    if isinstance(exc, TooManyAttempts):
+        headers = {"Retry-After": str(exc.retry_after)}
     current = getattr(exc, "current", None)
     return problem(slug, str(exc), headers=headers, current=current)
 

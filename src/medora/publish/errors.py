@@ -53,3 +53,13 @@ class Conflict(PublishError):
     def __init__(self, message: str, current: ArticleState):
         super().__init__(message)
         self.current = current
+
+
+class TooManyAttempts(PublishError):
+    """Too many failed logins for this account or address: wait ``retry_after`` seconds (``login_guard``)."""
+
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,6 +1,8 @@
 """User accounts and API tokens: who may act, and how a request proves it.
 
-Passwords are hashed with argon2id (``argon2-cffi``). API tokens are 256-bit random secrets
+Passwords must pass the policy (``passwords``) and are hashed with argon2id (``argon2-cffi``);
+password logins back off after failures (``login_guard``) and are audited, failed or not; logouts
+record the login token's nonce as revoked. API tokens are 256-bit random secrets
 shown once at creation; only their sha256 is stored (enough for secrets of that entropy), with
 a short prefix to recognise them in lists. Tokens carry scopes bounded by the user's role and
 can be revoked. Account changes go to the audit log; secrets never do.
@@ -10,14 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import secrets
+import time
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel
 
-from medora.publish import audit
+from medora.publish import audit, login_guard
 from medora.publish.actors import (
     ADMIN,
     EDITOR,
@@ -28,7 +32,8 @@ from medora.publish.actors import (
     Actor,
 )
 from medora.publish.database import Db, Store, now, transaction
-from medora.publish.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from medora.publish.errors import Forbidden, InvalidInput, NotFound, TooManyAttempts, Unauthenticated
+from medora.publish.passwords import check_password
 
 SCOPES = ("read", "ask", "review", "admin")
 ROLE_SCOPES: dict[str, frozenset[str]] = {
@@ -38,8 +43,8 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     ADMIN: frozenset(SCOPES),
 }
 TOKEN_PREFIX = "mdr_"
-MIN_PASSWORD_CHARS = 10
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
+RESERVED_USERNAMES = frozenset({"anonymous", "system", "local"})  # actor names in the audit log
 _BAD_LOGIN = "wrong username or password"
 _BAD_TOKEN = "invalid or revoked API token"
 
@@ -108,7 +113,7 @@ class Accounts:
         if role not in USER_ROLES:
             raise InvalidInput(f"unknown role {role!r}; choose one of {', '.join(USER_ROLES)}")
         display_name = " ".join((display_name or "").split()) or username
-        hashed = self._hash(password) if password is not None else None
+        hashed = self._hash(password, username, display_name) if password is not None else None
         stamp = now()
         with transaction(self.store) as db:
             if db.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
@@ -131,7 +136,8 @@ class Accounts:
 
     def set_password(self, actor: Actor, user_id: int, password: str) -> None:
         _require_self_or_admin(actor, user_id)
-        hashed = self._hash(password)
+        user = self.user(user_id)
+        hashed = self._hash(password, user.username, user.display_name)
         self._update_user(actor, user_id, "set_password", "password_hash = ?", (hashed,), {})
 
     def set_role(self, actor: Actor, user_id: int, role: str) -> User:
@@ -145,23 +151,55 @@ class Accounts:
         action = "disable_user" if disabled else "enable_user"
         return self._update_user(actor, user_id, action, "disabled = ?", (int(disabled),), {})
 
-    def authenticate_password(self, username: str, password: str) -> User:
-        """The user, or ``Unauthenticated`` with the same message for every reason (unknown, wrong, disabled)."""
-        with transaction(self.store, write=False) as db:
+    def authenticate_password(self, username: str, password: str, client: str | None = None) -> User:
+        """The user, or ``Unauthenticated`` with the same message for every reason (unknown, wrong, disabled).
+
+        Failures are audited (``login_failed``, with the name tried and the client address) and
+        counted per account and per address; past a few, ``TooManyAttempts`` until the backoff
+        has passed (``login_guard``). Successful logins are audited too (``login``).
+        """
+        name = (username or "").strip().lower()[:64]
+        attempt = login_guard.keys(name, client)
+        with transaction(self.store) as db:
+            wait = login_guard.seconds_to_wait(db, attempt)
             row = db.execute(f"SELECT {_USER_COLUMNS}, password_hash FROM users WHERE username = ?",
-                             ((username or "").lower(),)).fetchone()
+                             (name,)).fetchone()
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            raise TooManyAttempts(f"too many failed logins; try again in {seconds} s", seconds)
         stored = row[6] if row and row[6] else self._dummy()  # same work whether or not the user exists
         try:
             self.hasher.verify(stored, password or "")
+            ok = row is not None and bool(row[6]) and not row[4]
         except (VerificationError, InvalidHashError):
-            raise Unauthenticated(_BAD_LOGIN) from None
-        if row is None or not row[6] or row[4]:
+            ok = False
+        with transaction(self.store) as db:
+            if not ok:
+                login_guard.record_failure(db, attempt)
+                audit.record(db, Actor.anonymous(client), "login_failed", detail={"username": name})
+            else:
+                login_guard.clear_account(db, name)
+                if self.hasher.check_needs_rehash(stored):
+                    db.execute("UPDATE users SET password_hash = ? WHERE id = ?", (self.hasher.hash(password), row[0]))
+                audit.record(db, _user(row[:6]).actor(client), "login", detail={"user_id": row[0]})
+        if not ok:
             raise Unauthenticated(_BAD_LOGIN)
-        if self.hasher.check_needs_rehash(stored):
-            rehashed = self.hasher.hash(password)
-            with transaction(self.store) as db:
-                db.execute("UPDATE users SET password_hash = ? WHERE id = ?", (rehashed, row[0]))
         return _user(row[:6])
+
+    # ------------------------------------------------------------------ login sessions
+
+    def revoke_session(self, user_id: int, nonce: str, expires_at: float) -> None:
+        """Record a login token's nonce as ended (logout) until it would have expired; audited."""
+        with transaction(self.store) as db:
+            db.execute("DELETE FROM revoked_sessions WHERE expires_at < ?", (time.time(),))
+            db.execute("INSERT INTO revoked_sessions(nonce, expires_at) VALUES (?, ?) ON CONFLICT(nonce) DO NOTHING",
+                       (nonce[:64], float(expires_at)))
+            user = self._get(db, user_id)
+            audit.record(db, user.actor(None), "logout", detail={"user_id": user_id})
+
+    def session_revoked(self, nonce: str) -> bool:
+        with transaction(self.store, write=False) as db:
+            return db.execute("SELECT 1 FROM revoked_sessions WHERE nonce = ?", (nonce[:64],)).fetchone() is not None
 
     # ------------------------------------------------------------------ tokens
 
@@ -221,9 +259,8 @@ class Accounts:
 
     # ------------------------------------------------------------------ helpers
 
-    def _hash(self, password: str) -> str:
-        if len(password or "") < MIN_PASSWORD_CHARS:
-            raise InvalidInput(f"a password needs at least {MIN_PASSWORD_CHARS} characters")
+    def _hash(self, password: str, username: str, display_name: str) -> str:
+        check_password(password, username, display_name)
         return self.hasher.hash(password)
 
     def _dummy(self) -> str:
@@ -259,6 +296,8 @@ def _check_username(username: str) -> str:
     if not _USERNAME.fullmatch(name):
         raise InvalidInput("a username is 2-64 characters: letters, digits, '.', '_' or '-', starting with a letter "
                            "or digit")
+    if name in RESERVED_USERNAMES:
+        raise InvalidInput(f"the username {name!r} is reserved (the audit log uses it for Medora itself)")
     return name
 
 

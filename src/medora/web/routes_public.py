@@ -23,12 +23,13 @@ from starlette.concurrency import run_in_threadpool
 
 from medora.answer.audience import AUDIENCES
 from medora.api import problems
+from medora.api.auth import client_address, revoke_session
 from medora.api.catalog import published_page
 from medora.api.context import Library, server_of
 from medora.api.pages import PageParams
 from medora.api.routes_meta import policy_markdown
 from medora.api.schemas import AskRequest
-from medora.publish.errors import InvalidInput, Unauthenticated
+from medora.publish.errors import InvalidInput, TooManyAttempts, Unauthenticated
 from medora.publish.service import PublishedArticle
 from medora.web import answers
 from medora.web.answers import FollowUp, Review
@@ -192,10 +193,14 @@ def login(request: Request, form: Posted) -> Response:
     username, target = form.get("username", "").strip()[:64], _next_path(form.get("next"))
     server = server_of(request)
     try:
-        user = _library(request).accounts.authenticate_password(username, form.get("password", "")[:1024])
+        user = _library(request).accounts.authenticate_password(username, form.get("password", "")[:1024],
+                                                                client_address(request))
     except Unauthenticated:
         return page(request, who, "login.html", status=401, title="Log in", next=target, username=username,
                     error="Wrong username or password.")
+    except TooManyAttempts as exc:
+        return page(request, who, "login.html", status=429, title="Log in", next=target, username=username,
+                    error=f"Too many failed logins: try again in {exc.retry_after} seconds.")
     token, _ = server.sessions.issue(user.id)
     response = RedirectResponse(target, status_code=303)
     set_cookie(request, response, SESSION_COOKIE, token, server.sessions.seconds)
@@ -205,6 +210,10 @@ def login(request: Request, form: Posted) -> Response:
 
 @router.post("/logout")
 def logout(request: Request, form: Posted) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:  # ended on the server too: a copied cookie stops working now, not when it expires
+        server = server_of(request)
+        revoke_session(_library(request).accounts, server.sessions, token)
     response = RedirectResponse("/", status_code=303)
     drop_cookie(request, response, SESSION_COOKIE)
     drop_cookie(request, response, CSRF_COOKIE)

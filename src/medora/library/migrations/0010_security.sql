@@ -1,12 +1,12 @@
 -- Security hardening (issue 13): login backoff, logout that revokes, threads bound to who opened them.
 -- Failed logins per account ('user:<name>') and per client address ('ip:<address>'); a success clears
--- the account's row; rows idle for a day are pruned (api/login_guard.py).
+-- the account's row; rows idle for a day are pruned (publish/login_guard.py).
 CREATE TABLE login_failures (
     key TEXT PRIMARY KEY,
     failures INTEGER NOT NULL,
     last_at REAL NOT NULL
 );
--- Login tokens ended by logout before they expire, by their nonce; pruned once expired (api/auth.py).
+-- Login tokens ended by logout before they expire, by their nonce; pruned once expired (api/auth.py, publish/users.py).
 CREATE TABLE revoked_sessions (
     nonce TEXT PRIMARY KEY,
     expires_at REAL NOT NULL
