@@ -417,3 +417,12 @@ def test_a_combination_label_is_not_taken_for_one_of_its_ingredients():
 
     assert not names_it("fluoxetine 20 mg capsule")
     assert names_it("Symbyax 6 mg/25 mg") and names_it("olanzapine / fluoxetine 6-25 mg")
+
+
+def test_a_condition_inside_another_condition_name_is_not_a_mention():
+    from medora.cds.context import conditions, resources
+
+    (depression,) = conditions(resources(bundle({**condition("x", "1"), "code": {"text": "Depression"}}), "c"))
+    assert not depression.named_in("ULTRAM is contraindicated in patients with significant respiratory depression.")
+    assert depression.named_in("Use caution in patients with a history of depression or suicidal ideation.")
+    assert depression.named_in("Respiratory depression and depression have been reported.")

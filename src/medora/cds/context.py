@@ -26,6 +26,9 @@ ACTIVE_STATEMENT = frozenset({"active", "intended", "on-hold"})
 INACTIVE_CONDITION = frozenset({"inactive", "remission", "resolved"})
 REFUTED = frozenset({"refuted", "entered-in-error"})
 _TAG = re.compile(r"\s*\((?:disorder|finding|situation|clinical finding|morphologic abnormality|event)\)\s*$", re.I)
+# Words before a one-word condition name that make it a different condition ("respiratory depression").
+OTHER_CONDITION_WORDS = frozenset("""respiratory ventilatory cns nervous marrow myocardial segment st-segment cardiac
+    circulatory cardiovascular neonatal fetal bone renal hepatic""".split())
 _QUALIFIERS = ("history of", "active", "chronic", "acute", "severe", "moderate", "mild", "known", "recent",
                "current", "suspected")
 
@@ -57,6 +60,15 @@ class Condition:
             return re.compile(r"\bpregnan\w*", re.I)
         alternatives = "|".join(re.escape(t) for t in sorted(self.terms, key=len, reverse=True))
         return re.compile(rf"\b(?:{alternatives})(?:s|es)?\b", re.I)
+
+    def named_in(self, sentence: str) -> bool:
+        """Whether the sentence names this condition: a one-word name right after a word that makes it another
+        condition does not count ("respiratory depression" is not depression)."""
+        for match in self.pattern().finditer(sentence):
+            before = re.findall(r"[\w-]+", sentence[:match.start()][-40:])
+            if " " in match.group() or not before or before[-1].lower() not in OTHER_CONDITION_WORDS:
+                return True
+        return False
 
 
 @dataclass

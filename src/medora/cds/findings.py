@@ -93,12 +93,12 @@ class LabelReader:
             self._cache[doc_id] = rows
         return self._cache[doc_id]
 
-    def about(self, drug: LabelDrug, mentions: re.Pattern[str] | LabelDrug) -> list[Quote]:
-        """Sentences of ``drug``'s label that name ``mentions`` (another drug, or a condition's pattern)."""
+    def about(self, drug: LabelDrug, mentions: LabelDrug | Condition) -> list[Quote]:
+        """Sentences of ``drug``'s label that name ``mentions`` (another drug, or a condition)."""
         out = []
         for passage, a, b, section in self.sentences(drug):
             sentence = passage.text[a:b]
-            named = mentions.mentioned_in(sentence) if isinstance(mentions, LabelDrug) else mentions.search(sentence)
+            named = mentions.mentioned_in(sentence) if isinstance(mentions, LabelDrug) else mentions.named_in(sentence)
             if named:
                 out.append(Quote(drug, passage, a, b, section, _strength(sentence, section)))
         return out
@@ -132,7 +132,7 @@ def interaction(reader: LabelReader, drug: LabelDrug, other: LabelDrug) -> Findi
 
 def condition_caution(reader: LabelReader, drug: LabelDrug, condition: Condition) -> Finding | None:
     """A contraindication or a warning of the drug's label that names the condition (a bare mention is not enough)."""
-    quotes = [q for q in reader.about(drug, condition.pattern()) if q.strength > 0 or q.section == "contraindications"]
+    quotes = [q for q in reader.about(drug, condition) if q.strength > 0 or q.section == "contraindications"]
     return Finding("condition", drug, _best(quotes, 3), condition=condition) if quotes else None
 
 
