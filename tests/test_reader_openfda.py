@@ -136,6 +136,7 @@ def test_no_cross_reference_or_section_number_reaches_a_passage(labels, common) 
         for chunk in chunk_document(doc):
             for pattern in (SPACED_REF, WORD_REF, SEE_REF):
                 assert not pattern.search(chunk.text), (doc.title, pattern.search(chunk.text))
+            assert "[see " not in chunk.text.lower(), (doc.title, chunk.text)
             for start, end in chunk.sentences:
                 assert not LEADING_NUMBER.match(chunk.text[start:end]), (doc.title, chunk.text[start:end][:80])
             checked += 1
@@ -144,9 +145,10 @@ def test_no_cross_reference_or_section_number_reaches_a_passage(labels, common) 
 
 def test_reference_stripping_keeps_numbers_that_are_data() -> None:
     text = ("Initial dosage is 20 mg once daily ( 2.1 ). Avoid use [see Warnings and Precautions ( 5.2 ) ] . "
-            "Monitor (5.2, 5.3). HR 0.63, 95% CI (0.48, 0.83); mean 1.4 (1.1, 1.9); 15 ( 5) patients.")
+            "Monitor (5.2, 5.3). HR 0.63, 95% CI (0.48, 0.83); mean 1.4 (1.1, 1.9); 15 ( 5) patients. "
+            "Reactions occurred [see Adverse Reactions ( 6.1 ), Clinical Studies ( 14 ). Done.")
     assert strip_references(text) == ("Initial dosage is 20 mg once daily. Avoid use. Monitor. HR 0.63, 95% CI "
-                                      "(0.48, 0.83); mean 1.4 (1.1, 1.9); 15 ( 5) patients.")
+                                      "(0.48, 0.83); mean 1.4 (1.1, 1.9); 15 ( 5) patients. Reactions occurred. Done.")
 
 
 def test_common_extracts_are_drug_labels_with_their_own_provenance(common, labels) -> None:

@@ -162,7 +162,17 @@ HEADING_VARIANTS: dict[str, tuple[str, ...]] = {
 _NUM = r"\d{1,2}(?:\.[1-9]\d?)*"
 _NUM_LIST = rf"{_NUM}(?:\s*[,;]\s*(?:and\s+)?{_NUM})*"
 _NUM_REF = re.compile(rf"\(\s*{_NUM_LIST}\s*\)")
-_SEE_BRACKET = re.compile(r"\[\s*s\s?ee\b[^\[\]]{0,400}\]", re.I)
+_SEE_BRACKET = re.compile(r"\[\s*s\s?ee\b[^\[\]]{0,400}\]", re.I)  # "[see Warnings and Precautions (5.1)]"
+_LABEL_SECTIONS = (
+    "boxed warning", "indications and usage", "dosage and administration", "dosage forms and strengths",
+    "contraindications", "warnings and precautions", "warnings", "precautions", "adverse reactions",
+    "drug interactions", "use in specific populations", "drug abuse and dependence", "overdosage", "description",
+    "clinical pharmacology", "nonclinical toxicology", "clinical studies", "references", "how supplied",
+    "storage and handling", "patient counseling information", "medication guide", "instructions for use",
+)
+_SECTION_NAME = "(?:" + "|".join(re.escape(n) for n in sorted(_LABEL_SECTIONS, key=len, reverse=True)) + ")"
+# "[see Adverse Reactions, Clinical Studies" when the label forgot the "]" (its numbers already removed)
+_SEE_UNCLOSED = re.compile(rf"\[\s*s\s?ee\s+{_SECTION_NAME}(?:\s*(?:,|and)\s*{_SECTION_NAME})*\s*\]?", re.I)
 _SEE_PAREN = re.compile(  # "(see Warnings and Precautions (5.1) and Clinical Pharmacology (12.3))"
     rf"\(\s*s\s?ee\b[^()]{{0,300}}\(\s*{_NUM_LIST}\s*\)(?:[^()]{{0,300}}\(\s*{_NUM_LIST}\s*\))*[^()]{{0,100}}\)", re.I
 )
@@ -195,6 +205,7 @@ def strip_references(text: str) -> str:
     text = _SEE_BRACKET.sub("", text)
     text = _SEE_PAREN.sub("", text)
     text = _NUM_REF.sub(lambda m: m.group(0) if _keep_numbers(text, m) else "", text)
+    text = _SEE_UNCLOSED.sub("", text)
     return _SPACE_BEFORE_PUNCT.sub("", _SPACES.sub(" ", text)).strip()
 
 
