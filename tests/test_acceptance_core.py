@@ -16,7 +16,8 @@ from conftest import run_cli
 
 from medora.library.sqlite_store import SQLiteStore
 
-EXPECTED_DOCUMENTS = {"medquad": 5490, "uspstf": 233, "pubmedqa": 1000, "dailymed": 5, "pubmed": 1, "pmc": 5}
+EXPECTED_DOCUMENTS = {"medquad": 5490, "uspstf": 233, "pubmedqa": 1000, "dailymed": 5, "pubmed": 1, "pmc": 5,
+                      "openfda-labels": 363, "openfda-common": 88, "medlineplus": 1023}  # medpix is opt-in
 
 
 def _count(db: Path, sql: str, *args):
@@ -29,6 +30,7 @@ def _count(db: Path, sql: str, *args):
 
 def test_one_command_adds_every_shared_source_with_expected_counts(full_library, shared_eval):
     report, db = full_library["report"], full_library["path"]
+    assert set(report) == set(EXPECTED_DOCUMENTS)  # --all leaves the opt-in medpix out
     for name, expected in EXPECTED_DOCUMENTS.items():
         assert report[name]["documents"]["added"] == expected, name
         assert report[name]["documents"]["rejected_files"] == 0, name
