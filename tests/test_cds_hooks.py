@@ -426,3 +426,15 @@ def test_a_condition_inside_another_condition_name_is_not_a_mention():
     assert not depression.named_in("ULTRAM is contraindicated in patients with significant respiratory depression.")
     assert depression.named_in("Use caution in patients with a history of depression or suicidal ideation.")
     assert depression.named_in("Respiratory depression and depression have been reported.")
+
+
+def test_interactions_the_labels_only_describe_share_one_info_card(client):
+    request = hook_call("patient-view", {}, {"medications": bundle(
+        med_request("a", "active", "warfarin sodium 5 MG Oral Tablet"), med_request("b", "active", "Plavix 75 mg"),
+        med_request("c", "active", "omeprazole 20 mg"))})
+    cards = valid(client.post("/cds-services/medora-patient-view", json=request).json(), "response")["cards"]
+    assert [c["indicator"] for c in cards] == ["warning", "info"]
+    assert cards[1]["summary"] == "Labels describe 2 interactions: warfarin + clopidogrel, warfarin + omeprazole"
+    assert "### warfarin + clopidogrel" in cards[1]["detail"] and "### warfarin + omeprazole" in cards[1]["detail"]
+    passages = assert_quotes_are_exact(client, cards[1])
+    assert {p["document"]["title"].split()[0] for p in passages.values()} >= {"Plavix", "Prilosec"}

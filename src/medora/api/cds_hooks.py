@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # imported when a service is called: FHIR models take a while
 log = logging.getLogger("medora.api.cds")
 router = APIRouter(tags=["cds-hooks"])
 
+GROUP_INFO_AFTER = 1  # more info-level interactions than this share one card
 KIND_ORDER = {"condition": 0, "interaction": 1, "boxed warning": 2}  # cards of equal urgency, most specific first
 PREFETCH = {
     "patient": "Patient/{{context.patientId}}",
@@ -235,7 +236,12 @@ def _cards(request: Request, service: Service, patient: PatientContext, maker: C
                       *(active if service.hook != "patient-view" else [])]:
             check_pair(drug, other)
     findings.sort(key=lambda f: (-f.strength, KIND_ORDER[f.kind]))
+    described = [f for f in findings if f.kind == "interaction" and f.strength == 0]
+    if len(described) > GROUP_INFO_AFTER:  # many "the labels describe an interaction" cards: one card for them
+        findings = [f for f in findings if f not in described]
     cards = [maker.card(f) for f in findings]
+    if len(described) > GROUP_INFO_AFTER:
+        cards.append(maker.grouped(described))
     if unresolved:
         cards.append(maker.unresolved(unresolved))
     missing = [what for what, value in (("medications", patient.medications), ("conditions", patient.conditions))

@@ -16,6 +16,7 @@ from medora.cds.findings import Finding, Quote, boxed_title
 from medora.cds.schema import SUMMARY_LIMIT, Card, Link, Source
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~])")
+MAX_LINKS = 10
 NOTE = ("*Quoted word for word from FDA labels in Medora's library; check the full label. Medora supports, "
         "and does not replace, clinical judgement.*")
 
@@ -44,11 +45,22 @@ class CardMaker:
 
     def card(self, finding: Finding) -> Card:
         drug = finding.drug
-        return Card(summary=summary(self._summary(finding)), indicator=finding.indicator, detail=self._detail(finding),
+        return Card(summary=summary(self._summary(finding)), indicator=finding.indicator,
+                    detail=self._detail([finding]),
                     source=Source(label=f"Medora: {drug.label.title}", url=self.document_url(drug)),
-                    links=[Link(label=f"{q.drug.brand} label: {' › '.join(q.passage.section_path)} (passage "
-                                      f"{q.passage.id})", url=self.passage_url(q))
-                           for q in {q.passage.id: q for q in finding.quotes}.values()])
+                    links=self._links([finding]))
+
+    def grouped(self, findings: list[Finding]) -> Card:
+        """One info card for several interactions the labels only describe (no advice to avoid): fewer alerts."""
+        pairs = ", ".join(f"{f.drug.name} + {f.other_drug.name}" for f in findings if f.other_drug)
+        return Card(summary=summary(f"Labels describe {len(findings)} interactions: {pairs}"), indicator="info",
+                    detail=self._detail(findings), source=Source(label="Medora: FDA labels", url=f"{self.base}/library"),
+                    links=self._links(findings))
+
+    def _links(self, findings: list[Finding]) -> list[Link]:
+        quotes = {q.passage.id: q for f in findings for q in f.quotes}.values()
+        return [Link(label=f"{q.drug.brand} label: {' › '.join(q.passage.section_path)} (passage {q.passage.id})",
+                     url=self.passage_url(q)) for q in list(quotes)[:MAX_LINKS]]
 
     @staticmethod
     def _summary(finding: Finding) -> str:
@@ -68,21 +80,26 @@ class CardMaker:
             return f"{drug.name.capitalize()} with {other}: the labels advise against using them together"
         return f"{drug.name.capitalize()} with {other}: the labels describe an interaction"
 
-    def _detail(self, finding: Finding) -> str:
-        """Each quote as a blockquote under its label and section, numbered by passage; then the sources."""
+    def _detail(self, findings: list[Finding]) -> str:
+        """Each quote as a blockquote under its label and section (and its drug pair when the card has several),
+        numbered by passage; then the numbered sources."""
         numbers: dict[int, Quote] = {}
         lines: list[str] = []
-        shown = None
-        for quote in finding.quotes:
-            number = list(numbers).index(quote.passage.id) + 1 if quote.passage.id in numbers else len(numbers) + 1
-            numbers.setdefault(quote.passage.id, quote)
-            heading = f"{quote.drug.label.title}, {' › '.join(quote.passage.section_path)}"
-            if heading != shown:
-                lines += [*([""] if lines else []), f"**{escape(heading)}**:", ""]
-                shown = heading
-            else:
-                lines.append(">")
-            lines.append(f"> {escape(quote.text)} [{number}]")
+        for finding in findings:
+            if len(findings) > 1 and finding.other_drug:
+                lines += [*([""] if lines else []), f"### {escape(finding.drug.name)} + "
+                          f"{escape(finding.other_drug.name)}"]
+            shown = None
+            for quote in finding.quotes:
+                numbers.setdefault(quote.passage.id, quote)
+                number = list(numbers).index(quote.passage.id) + 1
+                heading = f"{quote.drug.label.title}, {' › '.join(quote.passage.section_path)}"
+                if heading != shown:
+                    lines += [*([""] if lines else []), f"**{escape(heading)}**:", ""]
+                    shown = heading
+                else:
+                    lines.append(">")
+                lines.append(f"> {escape(quote.text)} [{number}]")
         lines += ["", "Sources:", ""]
         for number, quote in enumerate(numbers.values(), 1):
             label = quote.drug.label
