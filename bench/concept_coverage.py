@@ -68,7 +68,9 @@ def medicationqa(index: ConceptIndex, labelled: set[int], cutoff: float, in_libr
                 fuzzy_all += 1
                 fuzzy_right += m.concept_id in gold
                 if args_verbose:
-                    print(f"  fuzzy {m.score:.3f} {m.matched_text} -> {m.name} ({'right' if m.concept_id in gold else 'WRONG'}; focus {focus})", file=sys.stderr)
+                    verdict = "right" if m.concept_id in gold else "WRONG"
+                    print(f"  fuzzy {m.score:.3f} {m.matched_text} -> {m.name} ({verdict}; focus {focus})",
+                          file=sys.stderr)
     n = len(rows)
     return {"questions": n, "focus_resolves_to_labelled_concept": focus_hits,
             "share_focus": round(focus_hits / n, 4), "focus_resolves_to_any_drug_concept": focus_known,

@@ -196,7 +196,8 @@ def test_an_answer_searches_a_misspelt_brand_by_its_generic_name(library):
     from medora.settings import Settings
 
     with open_store(str(library), create=False) as s:
-        answer = answer_question(s, "What is the dose of lipitorr?", Settings(library=str(library), retrieval="lexical"))
+        answer = answer_question(s, "What is the dose of lipitorr?",
+                                 Settings(library=str(library), retrieval="lexical"))
         plain = answer_question(s, "What is the dose of lipitorr?",
                                 Settings(library=str(library), retrieval="lexical", question_steps="chatter"))
     assert answer.searched_as.concepts == {"lipitorr": "atorvastatin"}
@@ -215,3 +216,21 @@ def test_a_library_migrated_to_postgresql_gets_the_same_concept_index(library, p
         names = lambda s: sorted(r[1:] for r in s.concept_names())  # noqa: E731 (ids may differ)
         assert names(pg) == names(sqlite)
         assert {m.preferred for m in resolve_concepts(pg, "lipitorr")} == {"atorvastatin"}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_library_from_before_the_index_gets_it_when_opened(backend, files, tmp_path, request):
+    target = str(tmp_path / "old.db") if backend == "sqlite" else request.getfixturevalue("pg_url")
+    with open_store(target, create=True) as s:
+        ingest(s, "labels", files["labels"])
+        expected = s.concept_counts()
+        db = getattr(s, "db", None) or s.conn
+        # back to the schema before the concept index (what a library ingested by an older Medora holds)
+        for statement in ("DROP TABLE concept_names", "DROP TABLE concept_documents", "DROP TABLE concepts",
+                          *(("ALTER TABLE library_changes DROP COLUMN concepts",
+                             "DELETE FROM schema_migrations WHERE version = 9") if backend == "sqlite" else
+                            ("DROP SEQUENCE concept_generation", "DELETE FROM schema_migrations WHERE version = 6"))):
+            db.execute(statement)
+    with open_store(target, create=False) as s:
+        assert s.concept_counts() == expected and expected["concepts"] >= 5
+        assert {m.preferred for m in resolve_concepts(s, "Humira")} == {"adalimumab"}

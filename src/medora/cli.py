@@ -647,7 +647,9 @@ def library_concepts(query, rebuild, limit, library, fmt) -> None:
     if query and not rows:
         out.print(f"no concept of this library is named in {query!r}", markup=False)
     for r in rows:
-        how = f"{r['name_kind']} name {r['name']!r}" + (f", misspelt (similarity {r['score']:.2f})" if r["fuzzy"] else "")
+        how = f"{r['name_kind']} name {r['name']!r}"
+        if r["fuzzy"]:
+            how += f", misspelt (similarity {r['score']:.2f})"
         out.print(f"[bold]{r['preferred']}[/bold] ({r['kind']}, concept {r['concept_id']}): "
                   f"{r['matched_text']!r} is its {how}; {len(r['doc_ids'])} document(s)", highlight=False)
         for d in r["documents"]:

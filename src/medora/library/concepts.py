@@ -38,8 +38,8 @@ _SEMANTIC_KIND = {"T121": "drug", "T109": "drug", "T200": "drug", "T195": "drug"
 _POPULATION = re.compile(r"\s+(?:in|among|for)\s+(?:(?:young|older|pregnant|nonpregnant|postmenopausal|"
                          r"community-dwelling)\s+)*(?:adults?|children|adolescents|infants|women|men|persons|"
                          r"people|newborns|individuals)\b.*$", re.IGNORECASE)
-_PURPOSE = re.compile(r"^(?:prevention of|primary prevention of)\s+|\s+(?:to prevent|for the (?:primary )?prevention of)"
-                      r"\s+.*$", re.IGNORECASE)
+_PURPOSE = re.compile(r"^(?:prevention of|primary prevention of)\s+"
+                      r"|\s+(?:to prevent|for the (?:primary )?prevention of)\s+.*$", re.IGNORECASE)
 _PARENTHESIS = re.compile(r"\s*\([^)]*\)")
 _SPLIT_INGREDIENTS = re.compile(r"\s*(?:,|;|\band\b|/|\+|\bwith\b)\s*", re.IGNORECASE)
 _NON_WORD = re.compile(r"[^\w]+")

@@ -41,6 +41,7 @@ RANK_WEIGHTS = [0.1, 0.4, 0.6, 0.8]
 # (short same-topic passages); without it BM25 alone is within 0.017 of SQLite on all three dev sets (RESULTS).
 RANK_NORMALIZATION = 0
 MIGRATION_LOCK = 0x6D65646F7261  # advisory lock key ("medora")
+CONCEPTS_MIGRATION = 6  # pg_migrations/0006_concepts.sql: a library upgraded past it gets its concept index made
 HNSW_MAX_DIM = 2000  # pgvector's limit for an HNSW index over `vector`
 EF_SEARCH_MAX = 1000  # pgvector's limit for hnsw.ef_search, used for every dense search
 ROWS_PER_PAGE = 5000
@@ -146,7 +147,8 @@ class PgStore:
         except psycopg.Error as exc:
             raise LibraryError(f"cannot connect to PostgreSQL library {self.path}: {_one_line(exc)}") from None
         try:
-            self._migrate(create)
+            if self._migrate(create) and self.conn.execute("SELECT EXISTS (SELECT 1 FROM documents)").fetchone()[0]:
+                self.rebuild_concepts()  # a library from before the concept index: index the documents it holds
         except psycopg.Error as exc:
             self.close()
             raise LibraryError(f"{self.path} is not a usable Medora library: {_one_line(exc)}") from None
@@ -156,7 +158,8 @@ class PgStore:
 
     # ------------------------------------------------------------------ schema
 
-    def _migrate(self, create: bool) -> None:
+    def _migrate(self, create: bool) -> bool:
+        """Apply the missing migrations; True when an existing library has just gained the concept index."""
         with self.conn.transaction():
             self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
             exists = self.conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()[0]
@@ -180,6 +183,7 @@ class PgStore:
                         "INSERT INTO schema_migrations(version, name, applied_at) VALUES (%s, %s, %s)",
                         (number, name, _now()),
                     )
+        return bool(applied) and CONCEPTS_MIGRATION not in applied
 
     def schema_version(self) -> int:
         return self.conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]

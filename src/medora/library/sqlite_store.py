@@ -25,6 +25,7 @@ from medora.models import Document, Passage, Source
 
 # bm25 column weights for (title, section, body)
 BM25_WEIGHTS = (2.0, 1.5, 1.0)
+CONCEPTS_MIGRATION = 9  # migrations/0009_concepts.sql: a library upgraded past it gets its concept index made
 
 
 def _now() -> str:
@@ -106,6 +107,9 @@ class SQLiteStore:
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
+        held = applied and self.db.execute("SELECT 1 FROM documents LIMIT 1").fetchone()
+        if held and CONCEPTS_MIGRATION not in applied:
+            self.rebuild_concepts()  # a library from before the concept index: index the documents it holds
 
     def schema_version(self) -> int:
         return self.db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
