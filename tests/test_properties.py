@@ -145,7 +145,10 @@ def _statements(answer: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _check_citations(library: Path, answer: dict[str, Any]) -> None:
-    """Every citation quotes its stored passage exactly at its offsets."""
+    """Every citation quotes its stored passage exactly at its offsets, and (extractive mode) every
+    statement is exactly its quote: a statement that drops a clause of its sentence fails here."""
+    for statement in _statements(answer):
+        assert [c["quote"] for c in statement["citations"]] == [statement["text"]]
     citations = [c for statement in _statements(answer) for c in statement["citations"]]
     assert citations, "an answered question cites something"
     with SQLiteStore(library, create=False) as store:
