@@ -8,6 +8,7 @@ and checks every kept statement; it is skipped only when ``llama_cpp`` is not in
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -234,6 +235,123 @@ def test_unreachable_server_is_a_clear_error():
         _client(f"http://127.0.0.1:{port}/v1", "m", timeout=2).chat([])
 
 
+# ------------------------------------------------------------------------------ a scripted model server
+
+# A small label of our own, so the evidence the model is given does not depend on how retrieval ranks a
+# real library: every passage of it is offered to the model.
+LABEL = """# Atorvastatin tablets
+
+## Side effects
+
+Atorvastatin can cause serious muscle problems that can lead to kidney problems, including kidney failure.
+Common side effects of atorvastatin include diarrhea, upset stomach, and muscle and joint pain.
+Tiredness, tendon problems, memory loss and confusion have also been reported with atorvastatin.
+
+## Warnings
+
+Tell your doctor if you drink more than 2 glasses of alcohol daily while taking atorvastatin.
+
+## How supplied
+
+Atorvastatin 10 mg tablets are white and coded "PD 155" on one side.
+"""
+
+# What the scripted server writes. Each sentence names the passage it cites by a phrase that passage holds
+# (the server reads the numbers from the prompt it gets), or by a fixed number.
+# (sentence template, phrase of the cited passage or a fixed number, expected outcome: "kept" or a drop reason)
+SCRIPT = [
+    ("Atorvastatin can cause serious muscle problems that can lead to kidney problems [{n}].",
+     "serious muscle problems", "kept"),
+    ("Common side effects of atorvastatin include diarrhea, upset stomach, and joint pain [{n}].",
+     "diarrhea, upset stomach", "kept"),
+    ("Atorvastatin does not cause serious muscle problems [{n}].", "serious muscle problems", "negation"),
+    ("Atorvastatin cures type 1 diabetes in 90% of children [{n}].", "diarrhea, upset stomach", "unsupported"),
+    ("Tell your doctor if you drink more than 5 glasses of alcohol daily [{n}].", "glasses of alcohol", "numbers"),
+    ("Memory loss and kidney failure are common with atorvastatin [{n}].", '"PD 155"', "unsupported"),
+    ("Memory loss and confusion have been reported with atorvastatin [9].", 9, "unknown_citation"),
+    ("Tendon problems and confusion have been reported with atorvastatin.", None, "no_citation"),
+    ("Tiredness, tendon problems, memory loss and confusion have been reported with atorvastatin [{n}].",
+     "tendon problems, memory loss", "kept"),
+]
+
+
+class _ScriptedModel(BaseHTTPRequestHandler):
+    """``POST /v1/chat/completions``: the SCRIPT's sentences, citing the passages that hold their phrases."""
+
+    requests: list[dict] = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests.append({"path": self.path, **request})
+        prompt = request["messages"][1]["content"]
+        numbers = {}
+        for number, body in re.findall(r'<passage number="(\d+)">(.*?)</passage>', prompt, re.S):
+            numbers.update({phrase: int(number) for _, phrase, _ in SCRIPT
+                            if isinstance(phrase, str) and phrase in body and phrase not in numbers})
+        lines = [template.format(n=numbers.get(phrase, phrase)) for template, phrase, _ in SCRIPT]
+        body = json.dumps({"choices": [{"message": {"role": "assistant", "content": "\n".join(lines)}}]}).encode()
+        self.send_response(200 if self.path == "/v1/chat/completions" else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture()
+def scripted_server():
+    _ScriptedModel.requests = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ScriptedModel)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def _strip(template: str) -> str:
+    return re.sub(r"\s*\[[^\]]*\]", "", template)
+
+
+def test_generation_keeps_exactly_the_supported_sentences_of_a_known_model(scripted_server, tmp_path):
+    """`medora ask --generator` against a loopback OpenAI-compatible server whose reply is known: the kept
+    statements are exactly the supported ones, each dropped one has its reason, and every kept statement
+    quotes the passage it cited. Mutation guarded: a checker that keeps everything, or drops everything
+    (the answer then falls back to extraction and ``statements_kept`` is 0)."""
+    from conftest import run_cli
+
+    db, label = tmp_path / "lib.db", tmp_path / "atorvastatin.md"
+    label.write_text(LABEL, encoding="utf-8")
+    run_cli("ingest", str(label), "--library", str(db), "-q")
+    answer = json.loads(run_cli("ask", QUESTION, "--library", str(db), "--format", "json",
+                                "--generator", f"openai:{scripted_server}:scripted").stdout)
+    [request] = _ScriptedModel.requests
+    assert request["path"] == "/v1/chat/completions" and request["model"] == "scripted"
+    assert QUESTION in request["messages"][1]["content"]
+    prompt_numbers = [int(n) for n in re.findall(r'<passage number="(\d+)">', request["messages"][1]["content"])]
+    for _, phrase, _ in SCRIPT:  # every phrase the script relies on was in the evidence it was given
+        assert not isinstance(phrase, str) or phrase in request["messages"][1]["content"], phrase
+    assert 9 not in prompt_numbers
+
+    generation = answer["generation"]
+    expected_kept = [_strip(t) for t, _, outcome in SCRIPT if outcome == "kept"]
+    expected_dropped = {_strip(t): outcome for t, _, outcome in SCRIPT if outcome != "kept"}
+    assert generation["model"] == "scripted" and generation["statements_generated"] == len(SCRIPT)
+    assert generation["statements_kept"] == len(expected_kept)
+    assert {d["text"]: d["reason"] for d in generation["dropped"]} == expected_dropped
+
+    statements = answer["bottom_line"] + [s for sec in answer["sections"] for s in sec["statements"]]
+    assert [s["text"] for s in statements] == expected_kept  # the answer is the kept sentences, in order
+    with SQLiteStore(db, create=False) as store:
+        for statement, (_, phrase, _) in zip(statements, [row for row in SCRIPT if row[2] == "kept"]):
+            [citation] = statement["citations"]
+            passage = store.passages([citation["passage_id"]])[citation["passage_id"]]
+            assert passage.text[citation["start"]:citation["end"]] == citation["quote"]
+            assert phrase in passage.text  # it cites the passage that says it
+
+
 # ------------------------------------------------------------------------------ real model server
 
 SERVER_START_S = 60
@@ -360,13 +478,17 @@ def test_ask_with_generator_through_the_cli(llm_server, tmp_path, shared_sources
     assert answer["status"] == "answered"
     generation = answer["generation"]
     assert generation["model"] == "smollm2"
-    assert generation["statements_generated"] >= generation["statements_kept"] >= 0
+    assert generation["statements_generated"] >= 1, "the real model wrote nothing"
     assert len(generation["dropped"]) == generation["statements_generated"] - generation["statements_kept"]
+    statements = answer["bottom_line"] + [s for sec in answer["sections"] for s in sec["statements"]]
+    assert statements
+    if generation["statements_kept"]:  # the model's kept sentences are the answer
+        assert len(statements) == min(generation["statements_kept"], 12)  # Settings.max_statements
+    else:  # nothing kept: the extractive answer instead, where each statement is its quote
+        assert all([c["quote"] for c in s["citations"]] == [s["text"]] for s in statements)
     # Whatever was kept or fell back to extraction, every citation quotes its passage exactly.
     from medora.library.sqlite_store import SQLiteStore
 
-    statements = answer["bottom_line"] + [s for sec in answer["sections"] for s in sec["statements"]]
-    assert statements
     with SQLiteStore(db, create=False) as store:
         for st in statements:
             for c in st["citations"]:
