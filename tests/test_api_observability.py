@@ -36,6 +36,7 @@ from medora.api.logs import (
     uvicorn_log_config,
 )
 from medora.api.ratelimit import SharedBuckets, TokenBuckets
+from medora.api.metrics import WORKER_ID
 from medora.api.routes_meta import newest_migration
 from medora.errors import UsageError
 from medora.library.open import open_store
@@ -90,7 +91,8 @@ def test_request_ids_are_echoed_when_well_formed_and_made_otherwise(api_library)
     assert echoed.headers["x-request-id"] == "edge-42.a:b"
     assert len(replaced.headers["x-request-id"]) == 32 and replaced.headers["x-request-id"] != "x" * 65
     assert made.status_code == 404 and len(made.headers["x-request-id"]) == 32
-    assert {r.headers["x-medora-worker"] for r in (echoed, replaced, made)} == {str(os.getpid())}
+    assert {r.headers["x-medora-worker"] for r in (echoed, replaced, made)} == {WORKER_ID}  # opaque, not a pid
+    assert str(os.getpid()) not in WORKER_ID
 
 
 def test_access_records_carry_the_request_and_never_tokens_query_values_or_questions(api_library):
@@ -166,7 +168,7 @@ def test_metrics_count_answers_and_abstentions_by_audience_stages_and_route_temp
 def test_ready_is_200_on_a_current_library_and_503_when_behind_or_unreadable(api_library, tmp_path):
     with make_client(api_library) as client:
         newest = newest_migration("migrations")
-        assert client.get("/v1/ready").json() == {"status": "ready", "schema_version": newest, "worker": os.getpid()}
+        assert client.get("/v1/ready").json() == {"status": "ready", "schema_version": newest, "worker": WORKER_ID}
         with closing(sqlite3.connect(api_library.path)) as db, db:
             db.execute("DELETE FROM schema_migrations WHERE version = ?", (newest,))
         behind = assert_problem(client.get("/v1/ready"), 503, "unavailable")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -263,3 +264,69 @@ def test_6_the_password_policy_refuses_weak_passwords_on_one_line(api_library, p
 def test_6_reserved_usernames_are_refused(api_library):
     added = run_cli("users", "add", "system", "--role", "admin", "--library", str(api_library.path), check=False)
     assert added.returncode == 2 and "reserved" in added.stderr
+
+
+# ------------------------------------------------------------------ 7. smaller findings
+
+
+def test_7_metrics_docs_worker_header_and_forwarded_addresses(server, lib):
+    for n in range(3):
+        server.request(f"RTX{n}", "/v1/articles")
+    metrics = server.get("/metrics").text
+    assert 'method="RTX' not in metrics and 'method="other"' in metrics  # no label series per invented method
+    assert server.get("/docs").status_code == 404 and server.get("/redoc").status_code == 404
+    assert server.get("/openapi.json").status_code == 200
+    ready = server.get("/v1/ready")
+    worker = ready.headers["x-medora-worker"]
+    assert re.fullmatch(r"[0-9a-f]{12}", worker) and ready.json()["worker"] == worker  # opaque, not a pid
+    # X-Forwarded-For from a trusted proxy (loopback, by default) names the client in the audit log.
+    assert server.post("/v1/auth/login", json={"username": "forwarded-test", "password": "wrong password"},
+                       headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 401
+    with sqlite3.connect(lib.path) as db:
+        client = db.execute("SELECT client FROM audit_log WHERE action = 'login_failed' AND detail LIKE "
+                            "'%forwarded-test%'").fetchone()[0]
+    assert client == "203.0.113.9"
+
+
+def test_7_threads_belong_to_whoever_opened_them(server, lib):
+    reader, editor = lib.auth("reader"), lib.auth("editor")
+    opened = server.post("/v1/ask", json={"question": QUESTION, "thread": "new"}, headers=reader).json()
+    thread = opened["thread_id"]
+    follow = {"question": "What is the usual dose?", "thread": thread}
+    assert server.post("/v1/ask", json=follow, headers=reader).status_code == 200
+    foreign = [server.post("/v1/ask", json=follow, headers=editor), server.post("/v1/ask", json=follow),
+               server.post("/v1/ask/stream", json=follow, headers=editor)]
+    unknown = server.post("/v1/ask", json={**follow, "thread": "0123456789abcdef"}, headers=editor)
+    assert unknown.status_code == 404
+    for response in foreign:  # someone else's thread looks exactly like none at all
+        assert response.status_code == 404
+        assert response.json()["detail"].replace(thread, "0123456789abcdef") == unknown.json()["detail"]
+    # On the web pages, a browser continues only its own threads.
+    with httpx.Client(base_url=server.base_url, timeout=30) as browser:
+        csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', browser.get("/").text).group(1)
+        page = browser.post("/ask", data={"csrf": csrf, "question": QUESTION})
+        mine = re.search(r'name="thread" value="([0-9a-f]{16})"', page.text).group(1)
+        assert browser.post("/ask", data={"csrf": csrf, "question": "What is the usual dose?", "thread": mine}) \
+            .status_code == 200
+        assert browser.post("/ask", data={"csrf": csrf, "question": "What is the usual dose?", "thread": thread}) \
+            .status_code == 404
+
+
+def test_7_slow_headers_are_cut_off_and_proxy_trust_and_secure_cookies_are_settings(lib, tmp_path):
+    with medora_serve(lib.path, tmp_path / "server.log", "--rate", "0", "--header-timeout", "1",
+                      "--forwarded-allow-ips", "192.0.2.1", "--secure-cookies") as base:
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as slow:
+            slow.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n")  # and never the rest
+            started = time.monotonic()
+            assert slow.recv(1024) == b"" and time.monotonic() - started < 5  # closed by the server
+        with httpx.Client(base_url=base, timeout=30) as client:
+            assert client.get("/v1/health").status_code == 200  # complete requests are served
+            assert client.post("/v1/auth/login", json={"username": "untrusted-proxy", "password": "wrong password"},
+                               headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 401
+            cookie = client.get("/login").headers["set-cookie"]  # a cookie over plain http, marked Secure all the same
+            assert cookie.startswith("medora_csrf=") and "; secure" in cookie.lower()
+    with sqlite3.connect(lib.path) as db:
+        client_address = db.execute("SELECT client FROM audit_log WHERE action = 'login_failed' AND detail LIKE "
+                                    "'%untrusted-proxy%'").fetchone()[0]
+    assert client_address == "127.0.0.1"  # X-Forwarded-For from a proxy not in the list is ignored

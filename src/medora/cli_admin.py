@@ -109,10 +109,19 @@ def _echo_json(data: Any) -> None:
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json: one JSON object per line (time, level, logger, message, request_id, access fields).")
 @click.option("--access-log/--no-access-log", default=True, show_default=True, help="Log every request.")
+@click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True, metavar="IPS",
+              help="Comma-separated proxy addresses (or *) whose X-Forwarded-For/-Proto are trusted.")
+@click.option("--secure-cookies/--no-secure-cookies", default=None,
+              help="Mark cookies Secure always / never (default: when the request came over https).")
+@click.option("--api-docs/--no-api-docs", default=False, show_default=True,
+              help="Serve Swagger UI at /docs and ReDoc at /redoc (they load scripts from a CDN).")
+@click.option("--header-timeout", type=click.FloatRange(0.1, 300), default=10.0, show_default=True,
+              help="Seconds a client may take to send a request's headers.")
 @_handled
 def serve(host: str, port: int, library: str | None, workers: int, anonymous_ask: bool, rate: float, burst: int,
-          session_minutes: int, log_level: str, log_format: str, access_log: bool) -> None:
-    """Serve the web app (/) and the REST API (OpenAPI at /openapi.json, docs at /docs).
+          session_minutes: int, log_level: str, log_format: str, access_log: bool, forwarded_allow_ips: str,
+          secure_cookies: bool | None, api_docs: bool, header_timeout: float) -> None:
+    """Serve the web app (/) and the REST API (OpenAPI at /openapi.json; Swagger UI with --api-docs).
 
     \b
     Login tokens are signed with $MEDORA_SESSION_SECRET when set (keep sessions across
@@ -135,7 +144,9 @@ def serve(host: str, port: int, library: str | None, workers: int, anonymous_ask
 
         api = ApiSettings(anonymous_ask=anonymous_ask, rate_per_second=rate, rate_burst=burst,
                           session_minutes=session_minutes, workers=workers, access_log=access_log,
-                          session_secret=os.environ.get(SESSION_SECRET_ENV) or None)
+                          session_secret=os.environ.get(SESSION_SECRET_ENV) or None,
+                          forwarded_allow_ips=forwarded_allow_ips, secure_cookies=secure_cookies, api_docs=api_docs,
+                          header_timeout_s=header_timeout)
         run(load_settings(library=library), api, host=host, port=port, log_level=log_level, log_format=log_format)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)

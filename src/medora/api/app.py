@@ -67,7 +67,8 @@ def create_app(settings: Settings, api: ApiSettings | None = None) -> FastAPI:
         yield
         server.libraries.close()
 
-    app = FastAPI(title="Medora", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="Medora", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url="/docs" if api.api_docs else None, redoc_url="/redoc" if api.api_docs else None)
     app.state.medora = server
     with closing(open_store(settings.library, create=False)) as store:
         app.state.schema_version = store.schema_version()  # what /v1/health reports, without touching the library

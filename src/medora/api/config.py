@@ -27,6 +27,13 @@ class ApiSettings(BaseModel):
     workers: int = Field(1, ge=1, le=64, description="Worker processes serving this library (more than one: "
                          "rate limits are kept in the library, shared by all)")
     access_log: bool = Field(True, description="Log every request (method, path, status, duration, request id)")
+    api_docs: bool = Field(False, description="Serve Swagger UI (/docs) and ReDoc (/redoc); they load scripts from a "
+                           "CDN, so they stay off unless wanted (the schema is always at /openapi.json)")
+    forwarded_allow_ips: str = Field("127.0.0.1", description="Comma-separated addresses (or *) of proxies whose "
+                                     "X-Forwarded-For/-Proto are trusted: the client address for rate limits, "
+                                     "login backoff and the audit log, and https for Secure cookies")
+    header_timeout_s: float = Field(10.0, gt=0, le=300, description="Seconds a client may take to send a request's "
+                                    "headers before the connection is closed")
     secure_cookies: bool | None = Field(
         None,
         description="Mark the web pages' cookies Secure: true, false, or null to do so when the request "

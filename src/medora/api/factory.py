@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from medora.api.app import create_app
 from medora.api.config import ApiSettings
 from medora.api.logs import uvicorn_log_config
+from medora.api.protocol import HEADER_TIMEOUT_ENV, HeaderTimeoutProtocol
 from medora.errors import UsageError
 from medora.library.open import open_store
 from medora.library.retention import purge_threads
@@ -63,6 +64,8 @@ def run(settings: Settings, api: ApiSettings, *, host: str, port: int, log_level
     with closing(open_store(settings.library, create=False)) as store:  # a clear error now, migrations run once
         purge_threads(store, settings.thread_retention_days)  # and threads past their retention go
     os.environ.update(serve_environment(settings, api))
+    os.environ[HEADER_TIMEOUT_ENV] = str(api.header_timeout_s)
     signal.signal(signal.SIGTERM, _terminated)
     uvicorn.run(FACTORY, factory=True, workers=api.workers, host=host, port=port, log_level=log_level,
-                log_config=uvicorn_log_config(log_level, log_format), access_log=False, server_header=False)
+                log_config=uvicorn_log_config(log_level, log_format), access_log=False, server_header=False,
+                http=HeaderTimeoutProtocol, proxy_headers=True, forwarded_allow_ips=api.forwarded_allow_ips)

@@ -3,7 +3,8 @@
 Metrics (``GET /metrics``, text exposition format):
 
 * ``medora_http_request_duration_seconds{method,route,status}``: by route template
-  (``/v1/articles/{slug}``), never the raw path; ``unmatched`` for unknown paths.
+  (``/v1/articles/{slug}``), never the raw path; ``unmatched`` for unknown paths; methods outside
+  the standard ones count as ``other``, so a client cannot mint label series.
 * ``medora_answers_total{audience,status}`` and ``medora_abstentions_total{audience}`` (answers
   withheld for insufficient evidence).
 * ``medora_answer_stage_seconds{stage}``: the stage timings each answer carries
@@ -23,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import secrets
 import time
 import uuid
 
@@ -45,6 +47,10 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 REQUEST_ID_HEADER = "x-request-id"
 WORKER_HEADER = "x-medora-worker"
 _GOOD_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+#: Which worker answered (``x-medora-worker``, ``/v1/ready``): random per process, so it tells workers
+#: apart without revealing process ids.
+WORKER_ID = secrets.token_hex(6)
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 REQUEST_SECONDS = Histogram("medora_http_request_duration_seconds", "Request latency by route template",
@@ -104,11 +110,10 @@ def _request_id(scope: Scope) -> str:
 
 
 class ObserveMiddleware:
-    """Outermost middleware: request id (echoed or made), worker pid header, latency metric, access log."""
+    """Outermost middleware: request id (echoed or made), opaque worker id header, latency metric, access log."""
 
     def __init__(self, app: ASGIApp, access: bool = True):
         self.app, self.access = app, access
-        self.pid = str(os.getpid())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -124,7 +129,7 @@ class ObserveMiddleware:
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
                 headers[REQUEST_ID_HEADER] = request_id
-                headers[WORKER_HEADER] = self.pid
+                headers[WORKER_HEADER] = WORKER_ID
             await send(message)
 
         try:
@@ -134,7 +139,8 @@ class ObserveMiddleware:
             REQUEST_ID.reset(token)
 
     def _observe(self, scope: Scope, status: int, seconds: float) -> None:
-        REQUEST_SECONDS.labels(scope["method"], route_template(scope), str(status)).observe(seconds)
+        method = scope["method"] if scope["method"] in METHODS else "other"
+        REQUEST_SECONDS.labels(method, route_template(scope), str(status)).observe(seconds)
         if self.access:
             client = scope.get("client")
             path, ms = logged_path(scope), round(seconds * 1000, 2)

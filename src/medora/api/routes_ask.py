@@ -22,8 +22,9 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from medora.answer.compose import answer_question
-from medora.api import problems
-from medora.api.auth import Principal, principal
+from medora.api import problems, thread_owners
+from medora.api.auth import Principal, client_address, principal
+from medora.api.thread_owners import owner_key
 from medora.api.context import Server, server_of
 from medora.api.metrics import record_answer
 from medora.api.schemas import AskRequest
@@ -60,16 +61,26 @@ class _ReportingRetriever:
         return result
 
 
-def _answer(server: Server, body: AskRequest, emit: Emit | None = None) -> Answer:
-    """Answer on this worker thread, with its own library connection."""
+def _answer(server: Server, body: AskRequest, emit: Emit | None = None, owner: str | None = None) -> Answer:
+    """Answer on this worker thread, with its own library connection; ``owner`` opens or continues threads."""
     library = server.libraries.local()
+    if body.thread not in (None, "new"):
+        thread_owners.check(library.store, body.thread, owner or "")
     retriever = _ReportingRetriever(library.retriever, emit) if emit else library.retriever
     settings = (server.settings if body.live is None
                 else server.settings.model_copy(update={"live": "on" if body.live else "off"}))
     answer = answer_question(library.store, body.question, settings, audience=body.audience,
                              retriever=retriever, thread=body.thread)  # type: ignore[arg-type]
+    if body.thread == "new" and answer.thread_id and owner:
+        thread_owners.bind(library.store, answer.thread_id, owner)
     record_answer(answer)
     return answer
+
+
+async def _check_thread(server: Server, body: AskRequest, owner: str) -> None:
+    """Before a stream starts (a 404 cannot come later): the thread to continue must be the caller's."""
+    if body.thread not in (None, "new"):
+        await run_in_threadpool(lambda: thread_owners.check(server.libraries.local().store, body.thread, owner))
 
 
 def _sse(event: str, data: dict[str, Any]) -> bytes:
@@ -85,7 +96,8 @@ def _failure(exc: Exception) -> dict[str, Any]:
     return problems.problem_body("server-error")
 
 
-async def answer_events(server: Server, body: AskRequest) -> AsyncIterator[tuple[str, Any]]:
+async def answer_events(server: Server, body: AskRequest, owner: str | None = None,
+                        ) -> AsyncIterator[tuple[str, Any]]:
     """The pipeline's events as it runs: ``stage`` dicts, then ``answer`` (an ``Answer``) or ``error`` (a problem)."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
@@ -95,7 +107,7 @@ async def answer_events(server: Server, body: AskRequest) -> AsyncIterator[tuple
 
     def work() -> None:
         try:
-            answer = _answer(server, body, emit)
+            answer = _answer(server, body, emit, owner)
             emit("stage", {"stage": "compose", "status": answer.status, "statements": len(answer.statements()),
                            "references": len(answer.references)})
             emit("answer", answer)
@@ -112,14 +124,14 @@ async def answer_events(server: Server, body: AskRequest) -> AsyncIterator[tuple
     await worker
 
 
-async def _events(server: Server, body: AskRequest) -> AsyncIterator[bytes]:
-    async for event, data in answer_events(server, body):
+async def _events(server: Server, body: AskRequest, owner: str) -> AsyncIterator[bytes]:
+    async for event, data in answer_events(server, body, owner):
         yield _sse(event, data.model_dump(mode="json", by_alias=True) if isinstance(data, Answer) else data)
     yield _sse("done", {})
 
 
-def _stream(server: Server, body: AskRequest) -> StreamingResponse:
-    return StreamingResponse(_events(server, body), media_type=EVENT_STREAM,
+def _stream(server: Server, body: AskRequest, owner: str) -> StreamingResponse:
+    return StreamingResponse(_events(server, body, owner), media_type=EVENT_STREAM,
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
@@ -129,13 +141,17 @@ async def ask(body: AskRequest, request: Request, caller: Caller) -> Any:
     """A cited answer article (schema ``medora.answer/1``); an event stream with ``Accept: text/event-stream``."""
     caller.require("ask")
     server = server_of(request)
+    owner = owner_key(caller, client_address(request))
     if EVENT_STREAM in request.headers.get("accept", ""):
-        return _stream(server, body)
-    return await run_in_threadpool(_answer, server, body)
+        await _check_thread(server, body, owner)
+        return _stream(server, body, owner)
+    return await run_in_threadpool(_answer, server, body, None, owner)
 
 
 @router.post("/ask/stream", response_class=StreamingResponse, responses={200: _STREAM_DOC},
              summary="Answer a question, streamed as Server-Sent Events")
 async def ask_stream(body: AskRequest, request: Request, caller: Caller) -> StreamingResponse:
     caller.require("ask")
-    return _stream(server_of(request), body)
+    server, owner = server_of(request), owner_key(caller, client_address(request))
+    await _check_thread(server, body, owner)
+    return _stream(server, body, owner)

@@ -10,7 +10,6 @@ whose library is gone.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from contextlib import closing
 from functools import lru_cache
@@ -21,12 +20,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from medora import __version__
 from medora.api import problems
 from medora.api.context import server_of
-from medora.api.metrics import exposition
+from medora.api.metrics import WORKER_ID, exposition
 from medora.api.schemas import Health
 from medora.errors import LibraryError
 from medora.library.open import is_pg_url, open_store
@@ -51,7 +50,7 @@ def health(request: Request) -> Health:
 class Ready(BaseModel):
     status: Literal["ready"] = "ready"
     schema_version: int
-    worker: int
+    worker: str = Field(description="Which worker answered: an opaque id, the same as its x-medora-worker header")
 
 
 @lru_cache(maxsize=2)
@@ -88,7 +87,7 @@ def check_ready(location: str) -> int:
 @router.get("/v1/ready", response_model=Ready, summary="Can this worker serve requests")
 def ready(request: Request) -> Ready:
     """200 when the library opens and answers; 503 problem+json otherwise."""
-    return Ready(schema_version=check_ready(server_of(request).settings.library), worker=os.getpid())
+    return Ready(schema_version=check_ready(server_of(request).settings.library), worker=WORKER_ID)
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -18,6 +18,7 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from medora.answer.compose import MAX_QUESTION_CHARS, answer_question
+from medora.api import thread_owners
 from medora.api.context import Libraries, Library, server_of
 from medora.api.metrics import record_answer
 from medora.api.routes_ask import answer_events
@@ -28,7 +29,7 @@ from medora.publish.database import transaction
 from medora.publish.errors import InvalidInput
 from medora.safety import check_red_flags, redact_phi
 from medora.web.pages import macro
-from medora.web.session import Form, Visitor
+from medora.web.session import CSRF_COOKIE, Form, Visitor
 from medora.web.view import AnswerView, answer_view
 
 THREAD_ID = re.compile(r"[0-9a-f]{16}")
@@ -63,15 +64,24 @@ def question_of(form: Form) -> str:
     return question
 
 
-def thread_of(library: Library, request: Request, form: Form, audience: str) -> str:
-    """The thread to answer in: the one the form continues, else one opened by the question it follows, else new."""
+def thread_owner(request: Request, who: Visitor) -> str:
+    """Who a thread opened on these pages belongs to: the signed-in user, else this browser (its CSRF cookie)."""
+    return thread_owners.owner_key(who.principal, request.cookies.get(CSRF_COOKIE) or who.new_csrf_cookie)
+
+
+def thread_of(library: Library, request: Request, form: Form, audience: str, owner: str) -> str:
+    """The thread to answer in: the one the form continues (if ``owner`` opened it), else one opened by the
+    question it follows, else new."""
     thread = form.get("thread", "")
     if THREAD_ID.fullmatch(thread):
+        thread_owners.check(library.store, thread, owner)
         return thread
     after = " ".join(form.get("after", "").split())[:MAX_QUESTION_CHARS]
     if after:  # a follow-up to a published article: its question opens the thread
         opened = answer_question(library.store, after, server_of(request).settings, audience=audience,
                                  retriever=library.retriever, thread="new")
+        if opened.thread_id:
+            thread_owners.bind(library.store, opened.thread_id, owner)
         return opened.thread_id or "new"
     return "new"
 
@@ -132,13 +142,13 @@ def sse(event: str, data: dict) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
-async def stream(request: Request, who: Visitor, body: AskRequest) -> AsyncIterator[bytes]:
+async def stream(request: Request, who: Visitor, body: AskRequest, owner: str) -> AsyncIterator[bytes]:
     """The answer as events: the emergency notice at once, stages, the answer's parts, then ``done``."""
     libraries = server_of(request).libraries
     emergency = early_emergency(body.question)
     if emergency:
         yield sse("fragment", {"html": str(macro(_PARTS, "emergency", emergency))})
-    async for event, data in answer_events(server_of(request), body):
+    async for event, data in answer_events(server_of(request), body, owner):
         if event == "stage":
             yield sse("stage", {"text": stage_text(data)})
         elif event == "answer":
@@ -151,8 +161,11 @@ async def stream(request: Request, who: Visitor, body: AskRequest) -> AsyncItera
     yield sse("done", {})
 
 
-def answer_now(library: Library, request: Request, question: str, audience: str, thread: str) -> Answer:
+def answer_now(library: Library, request: Request, question: str, audience: str, thread: str,
+               owner: str) -> Answer:
     answer = answer_question(library.store, question, server_of(request).settings, audience=audience,
                              retriever=library.retriever, thread=thread)
+    if thread == "new" and answer.thread_id:
+        thread_owners.bind(library.store, answer.thread_id, owner)
     record_answer(answer)
     return answer

@@ -81,8 +81,9 @@ def ask(request: Request, form: Posted) -> HTMLResponse:
     except InvalidInput as exc:
         return page(request, who, "ask.html", status=422, title="Ask a medical question",
                     examples=examples(library.store), question=form.get("question", ""), error=str(exc))
-    thread = answers.thread_of(library, request, form, who.audience)
-    answer = answers.answer_now(library, request, question, who.audience, thread)
+    owner = answers.thread_owner(request, who)
+    thread = answers.thread_of(library, request, form, who.audience, owner)
+    answer = answers.answer_now(library, request, question, who.audience, thread, owner)
     parts = answers.parts(answer_view(answer), who, Review(), FollowUp(thread=answer.thread_id or ""),
                           published=answers.published_slug(library, answer.question))
     response = page(request, who, "answer.html", title=answer.title, parts=parts)
@@ -96,9 +97,10 @@ async def ask_stream(request: Request, form: Posted) -> StreamingResponse:
     who = await run_in_threadpool(visitor, request, form.get("audience"))
     who.principal.require("ask")
     question = answers.question_of(form)
-    thread = await run_in_threadpool(lambda: answers.thread_of(_library(request), request, form, who.audience))
+    owner = answers.thread_owner(request, who)
+    thread = await run_in_threadpool(lambda: answers.thread_of(_library(request), request, form, who.audience, owner))
     body = AskRequest(question=question, audience=who.audience, thread=thread)
-    response = StreamingResponse(answers.stream(request, who, body), media_type="text/event-stream",
+    response = StreamingResponse(answers.stream(request, who, body, owner), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     apply_cookies(request, response, who)
     remember_audience(request, response, who.audience)
