@@ -146,7 +146,7 @@ def test_ask_cites_passages_that_say_each_statement(full_library, question, titl
                 p = passages[c["passage_id"]]
                 assert p.document_id == c["document_id"]
                 assert p.text[c["start"]:c["end"]] == c["quote"]
-                assert st["text"] in c["quote"]
+                assert st["text"] == c["quote"]  # extractive: the statement IS its quote
                 cited_types.add((refs[c["ref"]]["title"].lower(), p.section_type))
     titles = [t for t, _ in cited_types]
     assert any(all(w in t for w in title_words) for t in titles), titles

@@ -76,7 +76,10 @@ def test_patient_and_clinician_get_different_framing(full_library):
     assert patient["audience"] == "patient" and clinician["audience"] == "clinician"
     assert "talk to your doctor" in patient["disclaimer"].lower()
     assert "health professionals" in clinician["disclaimer"].lower()
-    assert patient["scores"]["reading_grade"] <= clinician["scores"]["reading_grade"] + 1.0
+    # measured 5.49 (patient) vs 8.44 (clinician): the patient answer is plainer, by more than a grade, and at
+    # most grade 8; an answer chosen without the reader in mind (same sentences for both) fails here
+    assert patient["scores"]["reading_grade"] <= 8.0
+    assert patient["scores"]["reading_grade"] < clinician["scores"]["reading_grade"] - 1.0
     for answer in (patient, clinician):
         assert answer["status"] == "answered" and answer["evidence_strength"]
 
@@ -140,9 +143,114 @@ def test_follow_up_suggestions_are_questions_the_answer_did_not_cover(full_libra
     assert "What are the symptoms of Graves disease?" not in answer["follow_ups"]
 
 
-@pytest.mark.parametrize("question", [
-    "Do mitochondria play a role in remodelling lace plant leaves during programmed cell death?",
-])
-def test_yes_no_question_gets_a_verdict(full_library, question):
-    answer = ask(full_library["path"], question)
-    assert answer["verdict"] in ("yes", "no", "unclear")
+@pytest.fixture(scope="module")
+def full_store(full_library):
+    from medora.library.sqlite_store import SQLiteStore
+
+    with SQLiteStore(full_library["path"], create=False) as store:
+        yield store
+
+
+def _answer(full_library, store, question):
+    from medora.answer.compose import answer_question
+    from medora.settings import load_settings
+
+    return answer_question(store, question, load_settings(library=full_library["path"]))
+
+
+# PubMedQA items whose final_decision is yes or no, each answered from its own abstract's conclusion
+# (verdicts correct on the 2026-12 library; a verdict that turns "unclear" or flips fails here).
+PUBMEDQA_KNOWN = [
+    ("21645374", "Do mitochondria play a role in remodelling lace plant leaves during programmed cell death?", "yes"),
+    ("23831910", "Double balloon enteroscopy: is it efficacious and safe in a community setting?", "yes"),
+    ("24866606", "Do emergency ultrasound fellowship programs impact emergency medicine residents' ultrasound "
+                 "education?", "yes"),
+    ("26852225", "Is adjustment for reporting heterogeneity necessary in sleep disorders?", "no"),
+    ("22186742", "Does a colonoscopy after acute diverticulitis affect its management?", "no"),
+    ("27989969", "Does the Simultaneous Use of a Neuroendoscope Influence the Incidence of Ventriculoperitoneal "
+                 "Shunt Infection?", "no"),
+    ("23177368", "Does immediate breast reconstruction compromise the delivery of adjuvant chemotherapy?", "no"),
+]
+
+
+@pytest.mark.parametrize("pmid, question, expected", PUBMEDQA_KNOWN, ids=[p[0] for p in PUBMEDQA_KNOWN])
+def test_pubmedqa_questions_get_their_known_verdict(full_library, full_store, pmid, question, expected, shared_eval):
+    gold = {row["_id"]: row["final_decision"] for row in map(json.loads, open(shared_eval / "pubmedqa-1k" /
+                                                                               "queries.jsonl"))}
+    assert gold[pmid] == expected  # the label is PubMedQA's own
+    answer = _answer(full_library, full_store, question)
+    assert answer.status == "answered" and answer.verdict == expected
+    own = full_store.db.execute("SELECT id FROM documents WHERE external_id = ?", (pmid,)).fetchone()[0]
+    assert answer.bottom_line[0].citations[0].document_id == own  # read from its own abstract
+
+
+# USPSTF: grade D recommends against (-> "no"), grade A recommends for (-> "yes"); the answer cites that grade.
+USPSTF_KNOWN = [
+    ("Should adults be screened for thyroid cancer?", "no", "D"),
+    ("Should asymptomatic women be screened for ovarian cancer?", "no", "D"),
+    ("Should men 70 years and older be screened for prostate cancer?", "no", "D"),
+    ("Should asymptomatic adults be screened for COPD?", "no", "D"),
+    ("Is screening for colorectal cancer recommended for adults aged 50 to 75?", "yes", "A"),
+    ("Should pregnant women be screened for syphilis?", "yes", "A"),
+    ("Should adolescents and adults aged 15 to 65 years be screened for HIV?", "yes", "A"),
+    ("Should women aged 21 to 65 be screened for cervical cancer?", "yes", "A"),
+]
+
+
+@pytest.mark.parametrize("question, expected, grade", USPSTF_KNOWN, ids=[q[0][:45] for q in USPSTF_KNOWN])
+def test_uspstf_graded_recommendations_give_the_right_verdict(full_library, full_store, question, expected, grade):
+    answer = _answer(full_library, full_store, question)
+    assert answer.status == "answered" and answer.verdict == expected, [s.text for s in answer.bottom_line]
+    assert grade in {r.grade for r in answer.references if r.source == "uspstf"}
+
+
+def test_extractive_statements_are_their_quotes_with_only_list_markers_trimmed(tmp_path):
+    """The one documented trim (answer/evidence.trim_sentence): a leading list marker is left out of both
+    the statement and its quote; nothing else of the sentence is. Mutation guarded: a statement that drops
+    a clause, or a trim that eats words after the marker."""
+    from pathlib import Path
+
+    from medora.answer.compose import answer_question
+    from medora.answer.evidence import trim_sentence
+    from medora.library.ingest import Ingestor
+    from medora.library.sqlite_store import SQLiteStore
+    from medora.models import Source
+    from medora.settings import Settings
+    from medora.sources.readers.base import ParsedDocument, ParsedSection
+
+    assert trim_sentence("- Fever is common.", 0, 18) == (2, 18)
+    assert trim_sentence("x • Fever is common.", 2, 20) == (4, 20)
+    assert trim_sentence("2) Fever is common.", 0, 19) == (3, 19)
+    assert trim_sentence("Fever - and chills.", 0, 19) == (0, 19)  # a dash inside a sentence stays
+
+    body = ("Meningitis symptoms in adults come on quickly.\n- Sudden high fever with chills is common in "
+            "meningitis.\n- A stiff neck that makes bending the head hard is a meningitis symptom.\n")
+
+    class OneDoc:
+        name = "list"
+
+        def sniff(self, path, head):
+            return True
+
+        def read(self, path):
+            yield ParsedDocument(external_id="m", title="Meningitis", doc_type="patient information",
+                                 sections=[ParsedSection(["Symptoms"], body, "symptoms")])
+
+    path = tmp_path / "lib.db"
+    with SQLiteStore(path) as store:
+        Ingestor(store, Source(name="test")).run([(Path("mem"), OneDoc())])
+        answer = answer_question(store, "What are the symptoms of meningitis?", Settings(library=path))
+        passages = store.passages([c.passage_id for s in answer.statements() for c in s.citations])
+    assert answer.status == "answered"
+    trimmed = []
+    for s in answer.statements():
+        [c] = s.citations
+        passage = passages[c.passage_id]
+        assert s.text == c.quote == passage.text[c.start:c.end]
+        [(a, b)] = [(a, b) for a, b in passage.sentences if a <= c.start < b]
+        assert c.end == b  # nothing is cut from the end of a sentence
+        if c.start != a:
+            assert passage.text[a:c.start] == "- "  # only the list marker was left out
+            trimmed.append(s.text)
+    assert sorted(trimmed) == ["A stiff neck that makes bending the head hard is a meningitis symptom.",
+                               "Sudden high fever with chills is common in meningitis."]

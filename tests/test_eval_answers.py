@@ -193,6 +193,10 @@ def test_small_run_pubmedqa_reads_its_own_abstracts(small_report):
     assert p["cites_own_abstract"] >= 18  # measured 20/20: each question is its abstract's title
     correct = sum(p["confusion"][g][g] for g in ("yes", "no", "unclear"))
     assert p["accuracy"] == round(correct / 20, 4)
+    # A floor: measured 0.75 (15/20; 12 of 13 "yes", 3 of 6 "no") on 2026-12-06. 0.70 is one question below,
+    # and above answering "yes" to everything (the majority class here, 0.65); "unclear" everywhere scores 0.05.
+    assert p["majority_class_here"] == 0.65
+    assert p["accuracy"] >= 0.70 and p["confusion"]["no"]["no"] >= 2 and p["confusion"]["yes"]["yes"] >= 11
 
 
 def test_small_run_red_flags(small_report):
@@ -212,11 +216,16 @@ def test_integrity_check_catches_a_tampered_quote(small_library):
         clean = Integrity()
         clean.check(answer, store)
         assert clean.failures == {} and clean.statements == len(answer.statements())
+        assert all(s.text == s.citations[0].quote for s in answer.statements())
+        # a statement that silently drops the end of its sentence, while the quote stays exact
+        shortened = answer.statements()[1]
+        shortened.text = shortened.text.rsplit(" ", 2)[0] + "."
         citation = answer.statements()[0].citations[0]
         citation.start += 1
         tampered = Integrity()
         tampered.check(answer, store)
-    assert tampered.failures == {"quote differs from passage text at its offsets": 1}
+    assert tampered.failures == {"quote differs from passage text at its offsets": 1,
+                                 "statement differs from its quote": 1}
 
 
 def test_cli_json_and_bad_folder(small_library, shared_eval, tmp_path):
