@@ -20,6 +20,9 @@ EVAL = SHARED_DATA / "eval"
 # and the processes tests start: a request a test did not point at its own loopback server never leaves.
 os.environ.setdefault("MEDORA_EUTILS_URL", "http://127.0.0.1:9/entrez/eutils")
 os.environ.setdefault("MEDORA_OPENFDA_URL", "http://127.0.0.1:9")
+# `library add` embeds every new passage by default (minutes for the full library); tests that need
+# vectors ask for them (tests/test_embed_on_add.py turns this back on).
+os.environ.setdefault("MEDORA_EMBED_ON_ADD", "0")
 
 
 @pytest.fixture(scope="session")

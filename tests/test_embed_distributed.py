@@ -210,7 +210,7 @@ def test_cli_embeds_only_the_missing_passages(library, minilm, single, options, 
         request.getfixturevalue("ray_cluster")  # the CLI joins the module's Ray instance instead of starting one
     missing = partly_embedded(library, single, minilm.model_id, missing=40)
     result = CliRunner().invoke(main, ["library", "embed", "--library", str(library), "--format", "json",
-                                       "--batch-size", "8", *options])
+                                       "--model", "minilm", "--batch-size", "8", *options])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["embedded_now"] == len(missing) and data["embedded_total"] == len(single)

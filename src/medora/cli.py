@@ -337,6 +337,7 @@ def library() -> None:
 @click.option("--all", "add_all", is_flag=True,
               help="Add every known source, except opt-in ones (medpix) unless named too or --include-opt-in.")
 @click.option("--include-opt-in", is_flag=True, help="With --all: add the opt-in sources (medpix) as well.")
+@click.option("--no-embed", is_flag=True, help="Do not embed the new passages at the end (setting embed_on_add).")
 @click.option("--from", "from_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder with local copies of the sources (default: $MEDORA_SOURCES_DIR; else download).")
 @click.option("--no-verify", is_flag=True, help="Accept local copies whose checksum differs from the pinned one.")
@@ -353,8 +354,8 @@ def library() -> None:
 @format_option(["text", "json"], "text")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @handle_errors
-def library_add(names, add_all, include_opt_in, from_dir, no_verify, drugs, max_labels, jobs, ray_address, library,
-                fmt, quiet) -> None:
+def library_add(names, add_all, include_opt_in, no_embed, from_dir, no_verify, drugs, max_labels, jobs, ray_address,
+                library, fmt, quiet) -> None:
     """Add public sources by name (`medora library known` lists them), or openfda (online).
 
     \b
@@ -362,6 +363,8 @@ def library_add(names, add_all, include_opt_in, from_dir, no_verify, drugs, max_
     ../shared/data/sources), otherwise they are downloaded once into the cache and their
     sha256 is checked. Running it again skips everything unchanged. Workers (--jobs, --ray)
     read and chunk files; this process writes the library, in the same order as without them.
+    Then the passages without a vector are embedded (resumable; `ask` meanwhile searches by
+    words and says so), unless --no-embed.
 
     \b
     Examples:
@@ -410,6 +413,8 @@ def library_add(names, add_all, include_opt_in, from_dir, no_verify, drugs, max_
             else:
                 for path, reason in report.rejected:
                     err.print(f"rejected: {path}: {reason}", markup=False)
+        if settings.embed_on_add and not no_embed:
+            results["embeddings"] = _embed_new_passages(store, settings, quiet, fmt)
     if fmt == "json":
         _print_json(results)
     if rejected:
@@ -444,8 +449,25 @@ def _add_openfda(names, add_all, drugs, max_labels, library, fmt, quiet) -> None
         sys.exit(EXIT_REJECTED)
 
 
+def _embed_new_passages(store, settings, quiet: bool, fmt: str) -> dict:
+    """`library add`'s last step: vectors from the configured model for the passages that lack one."""
+    from medora.progress import embed_progress
+    from medora.retrieve.dense import embed_library
+    from medora.retrieve.embeddings import get_embedder
+
+    embedder = get_embedder(settings.embedder)
+    with embed_progress(embedder.model_id, quiet=quiet) as progress:
+        report = embed_library(store, embedder, progress=progress)
+    done, total = store.embedding_coverage(embedder.model_id)
+    if fmt == "text":
+        out.print(f"embed {report.model_id}: {report.embedded:,} passages in {report.seconds:.0f}s; "
+                  f"{done:,} of {total:,} searchable passages have vectors", markup=False)
+    return {"model": report.model_id, "embedded_now": report.embedded, "embedded_total": done,
+            "searchable_passages": total, "seconds": round(report.seconds, 2)}
+
+
 @library.command("embed")
-@click.option("--model", default=None, help="Embedding model (default: the `embedder` setting, minilm).")
+@click.option("--model", default=None, help="Embedding model (default: the `embedder` setting, minilm-fast).")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Embed at most this many passages now.")
 @click.option("--jobs", type=click.IntRange(1), default=None,
               help="Parallel workers: local processes (default 1: this process), or Ray actors with --ray "

