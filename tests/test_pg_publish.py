@@ -351,8 +351,55 @@ def test_users_and_tokens_on_postgresql(lib):
 
     with transaction(lib.store, write=False) as db:
         log = db.execute("SELECT action, detail FROM audit_log WHERE id > 8 ORDER BY id").fetchall()
-    assert [a for a, _ in log] == ["create_user", "create_token", "disable_user", "enable_user", "revoke_token"]
+    assert [a for a, _ in log] == ["create_user", "login", "login_failed", "create_token", "disable_user",
+                                   "enable_user", "revoke_token"]  # logins audited, failed ones counted too
     assert new.secret not in str(log) and PASSWORD not in str(log)
+
+
+def test_issue_13_hardening_on_postgresql(lib):
+    """Four eyes, library-built content, login backoff, logout revocation, thread owners and purging: the
+    same SQL on PostgreSQL."""
+    from datetime import UTC, datetime, timedelta
+
+    from medora.api import thread_owners
+    from medora.library.retention import purge_threads
+    from medora.publish.errors import Forbidden, TooManyAttempts
+
+    answer = lib.answer(QUESTION)
+    forged = answer.model_copy(deep=True)
+    forged.bottom_line[0].text = "Atorvastatin has no side effects."
+    with pytest.raises(InvalidInput, match=r"^bottom_line\[0\]\.text:"):
+        lib.svc.create(forged, lib.users["editor"])
+    admin = lib.users["admin"]
+    art = lib.svc.create(answer, admin)
+    art = lib.svc.claim(art.slug, admin, lib.svc.submit(art.slug, admin, art.revision).revision)
+    with pytest.raises(Forbidden, match="four eyes"):
+        lib.svc.approve(art.slug, admin, art.revision)
+
+    accounts = Accounts(lib.store)
+    for _ in range(5):
+        with pytest.raises(Unauthenticated):
+            accounts.authenticate_password("reviewer1", "wrong password!", "192.0.2.9")
+    with pytest.raises(TooManyAttempts):
+        accounts.authenticate_password("reviewer1", "wrong password!", "192.0.2.9")
+    user = accounts.users()[0]
+    accounts.revoke_session(user.id, "nonce-1", 2e9)
+    assert accounts.session_revoked("nonce-1") and not accounts.session_revoked("nonce-2")
+
+    old = lib.answer(QUESTION, thread="new").thread_id
+    new = lib.answer(QUESTION, thread="new").thread_id
+    thread_owners.bind(lib.store, old, "user:1")
+    thread_owners.check(lib.store, old, "user:1")
+    with pytest.raises(NotFound):
+        thread_owners.check(lib.store, new, "user:1")
+    later = datetime.now(UTC) + timedelta(days=1)
+    with transaction(lib.store) as db:
+        db.execute("UPDATE thread_turns SET created_at = '2020-01-01T00:00:00+00:00' WHERE thread_id = ?", (old,))
+    purged = purge_threads(lib.store, 30, now=later)
+    assert (purged.threads, purged.turns) == (1, 1)
+    with transaction(lib.store, write=False) as db:
+        assert {r[0] for r in db.execute("SELECT id FROM threads")} >= {new}
+        assert db.execute("SELECT COUNT(*) FROM thread_owners WHERE thread_id = ?", (old,)).fetchone()[0] == 0
 
 
 def test_follow_up_threads_on_postgresql(lib):
