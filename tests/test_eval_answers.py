@@ -352,23 +352,31 @@ def test_answerable_subset_on_a_tiny_library(small_library, tmp_path):
                        if any(len(s.split()) >= 14 for s in p.sentence_texts()))
         sentence = next(s for s in passage.sentence_texts() if len(s.split()) >= 14)
         quoted = " ".join(sentence.split()[:-2]) + "."  # the pharmacist quoted it, less its last two words
-        questions = [{"id": "quoted", "answer": f"Short one. {quoted}"},
+        questions = [{"id": "quoted", "answer": f"Short one. {quoted}", "focus_drug": "Lipitor"},
                      {"id": "elsewhere", "answer": "Blot a red wine stain on a wool carpet with cold water quickly."},
-                     {"id": "no-gold", "answer": "Yes. Ask your doctor."}]
+                     {"id": "no-gold", "answer": "Yes. Ask your doctor."},
+                     {"id": "other-drug", "answer": quoted, "focus_drug": "sildenafil"}]
         messages: list[str] = []
         found = answerable(store, questions, cache_dir=tmp_path / "cache", progress=messages.append)
         assert found["quoted"].answerable and found["quoted"].f1 > 0.85 and found["quoted"].sentence == sentence
         assert found["quoted"].document.startswith("dailymed: ") and "LIPITOR" in found["quoted"].document.upper()
         assert not found["elsewhere"].answerable and 0 < found["elsewhere"].f1 < 0.6
         assert found["no-gold"].f1 == 0.0 and found["no-gold"].sentence is None
-        assert messages[-1] == "answerable subset: 1 of 3 questions (3 searched, 0 from cache)"
+        # the focus drug's own label quotes it; a question about another drug (Viagra's label is in the
+        # library) is answerable only by coincidence, not from its focus drug's documents
+        assert found["quoted"].answerable_from_focus and "LIPITOR" in found["quoted"].focus_document.upper()
+        assert found["other-drug"].answerable and not found["other-drug"].answerable_from_focus
+        assert 0 < found["other-drug"].focus_f1 < 0.6 and "VIAGRA" in found["other-drug"].focus_document.upper()
+        assert messages[-1] == ("answerable subset: 2 of 4 questions, 1 from their focus drug's documents "
+                                "(4 searched, 0 from cache)")
         again = answerable(store, questions, cache_dir=tmp_path / "cache", progress=messages.append)
-        assert again == found and messages[-1].endswith("(0 searched, 3 from cache)")
+        assert again == found and messages[-1].endswith("(0 searched, 4 from cache)")
         before = library_fingerprint(store)
         store.retire([lipitor.id])  # a changed library is searched afresh, and the label is gone
         assert library_fingerprint(store) != before
         after = answerable(store, questions, cache_dir=tmp_path / "cache", progress=messages.append)
-        assert messages[-1].endswith("(3 searched, 0 from cache)") and not after["quoted"].answerable
+        assert messages[-1].endswith("(4 searched, 0 from cache)") and not after["quoted"].answerable
+        assert not after["quoted"].answerable_from_focus
 
 
 def test_naive_baseline_is_the_first_sentences_of_the_top_passages(small_library):
@@ -402,6 +410,7 @@ def test_small_run_of_keyfacts_and_medicationqa_beside_the_baseline(small_librar
     assert all(x["references"] for x in kf_rows if x["status"] == "answered")  # what the lead was drawn from
     mq_rows = [x for x in rows if x["set"] == "medicationqa"]
     assert mq["questions"] == len(mq_rows) == 6
+    assert mq["answerable_from_focus"] == sum(x["answerable_from_focus"] for x in mq_rows) <= mq["answerable"]
     for who in ("medora", "naive"):
         assert mq[who]["overall"]["hits"] == sum(x[who]["hit"] for x in mq_rows)
         assert mq[who]["answerable"]["questions"] == mq["answerable"] == sum(x["answerable"] for x in mq_rows)

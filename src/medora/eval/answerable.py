@@ -10,6 +10,12 @@ short generic sentences ("There is no live virus in this vaccine." vs "There is 
 vaccine.", F1 0.62, found at rank 72), so deeper search only adds noise. The result, with the best
 library sentence found for each question, is cached as JSON per library content
 (``library_fingerprint``) and definition, so a second run on an unchanged library is instant.
+
+That definition admits coincidences: boilerplate such as "May be taken with or without food."
+from one drug's label quotes another drug's answer. So a stricter subset is kept beside it:
+questions whose gold sentence is quoted by a document about the question's focus drug (its
+concepts, as the library's concept index resolves ``focus_drug``), searched exhaustively,
+every sentence of up to ``FOCUS_DOCUMENTS`` such documents.
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ from medora.retrieve.lexical import hydrate
 from medora.retrieve.query import content_terms, fts_match
 
 CANDIDATES = 20  # BM25 passages searched per gold sentence
-CACHE_VERSION = 1
+FOCUS_DOCUMENTS = 25  # documents of the focus concept searched sentence by sentence
+CACHE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -39,10 +46,18 @@ class LibraryQuote:
     gold: str | None = None
     passage_id: int | None = None
     document: str | None = None  # "source: title"
+    focus_f1: float = 0.0  # the same, searched only in documents about the question's focus drug
+    focus_sentence: str | None = None
+    focus_document: str | None = None
 
     @property
     def answerable(self) -> bool:
-        return self.f1 >= F1_HIT
+        """Some library sentence quotes a gold sentence (found by search, or in the focus drug's documents)."""
+        return self.f1 >= F1_HIT or self.focus_f1 >= F1_HIT
+
+    @property
+    def answerable_from_focus(self) -> bool:
+        return self.focus_f1 >= F1_HIT
 
 
 def library_fingerprint(store: LibraryStore) -> str:
@@ -56,19 +71,40 @@ def library_fingerprint(store: LibraryStore) -> str:
     return digest.hexdigest()[:24]
 
 
-def best_in_library(store: LibraryStore, gold: list[str], candidates: int = CANDIDATES) -> LibraryQuote:
-    """The best library sentence for any of the ``gold`` sentences, searched among BM25 candidates."""
-    best = LibraryQuote(0.0)
+def focus_documents(store: LibraryStore, focus: str | None) -> list[int]:
+    """Active documents linked to the concepts named in ``focus`` (exact names; [] without a concept index)."""
+    if not focus or not focus.strip():
+        return []
+    from medora.retrieve.concepts import resolve_concepts
+
+    ids = sorted({d for m in resolve_concepts(store, focus, fuzzy=False) for d in m.doc_ids})
+    return [d.id for d in store.documents(ids).values() if d.status == "active"][:FOCUS_DOCUMENTS]
+
+
+def best_in_library(store: LibraryStore, gold: list[str], candidates: int = CANDIDATES,
+                    focus_docs: list[int] = ()) -> LibraryQuote:
+    """The best library sentence for any of the ``gold`` sentences, searched among BM25 candidates; and
+    the best one in ``focus_docs``, searched in every sentence of those documents."""
+    best: dict = {"f1": 0.0}
     for sentence in gold:
         match = fts_match(content_terms(sentence))
         if not match:
             continue
         for hit in hydrate(store, store.lexical_search(match, candidates), "bm25"):
             m = best_quote(hit.passage.sentence_texts(), [sentence])
-            if m.f1 > best.f1:
-                best = LibraryQuote(m.f1, m.text, sentence, hit.passage.id,
-                                    f"{hit.document.source}: {hit.document.title}")
-    return best
+            if m.f1 > best["f1"]:
+                best = {"f1": m.f1, "sentence": m.text, "gold": sentence, "passage_id": hit.passage.id,
+                        "document": f"{hit.document.source}: {hit.document.title}"}
+    focus: dict = {}
+    if gold and focus_docs:
+        documents = store.documents(list(focus_docs))
+        for doc_id in focus_docs:
+            for passage in store.document_passages(doc_id):
+                m = best_quote(passage.sentence_texts(), gold)
+                if m.f1 > focus.get("focus_f1", 0.0):
+                    doc = documents[doc_id]
+                    focus = {"focus_f1": m.f1, "focus_sentence": m.text, "focus_document": f"{doc.source}: {doc.title}"}
+    return LibraryQuote(**best, **focus)
 
 
 def answerable(store: LibraryStore, questions: list[dict], *, cache_dir: Path | None = None,
@@ -87,13 +123,14 @@ def answerable(store: LibraryStore, questions: list[dict], *, cache_dir: Path | 
     out: dict[str, LibraryQuote] = {}
     computed = 0
     for n, q in enumerate(questions, 1):
-        qid, answer = str(q["id"]), str(q.get("answer") or "")
+        qid, answer, focus = str(q["id"]), str(q.get("answer") or ""), str(q.get("focus_drug") or "")
+        key = _sha(f"{answer}\x00{focus}")
         entry = cached.get(qid)
-        if entry is not None and entry.get("answer_sha") == _sha(answer):
+        if entry is not None and entry.get("answer_sha") == key:
             out[qid] = LibraryQuote(**entry["quote"])
             continue
-        out[qid] = best_in_library(store, gold_sentences(answer), candidates)
-        cached[qid] = {"answer_sha": _sha(answer), "quote": asdict(out[qid])}
+        out[qid] = best_in_library(store, gold_sentences(answer), candidates, focus_documents(store, focus))
+        cached[qid] = {"answer_sha": key, "quote": asdict(out[qid])}
         computed += 1
         if computed % 50 == 0:
             progress(f"answerable subset: searched the library for {n}/{len(questions)} gold answers")
@@ -103,7 +140,8 @@ def answerable(store: LibraryStore, questions: list[dict], *, cache_dir: Path | 
         tmp.write_text(json.dumps({"library": store.path if isinstance(store.path, str) else str(store.path),
                                    "questions": cached}, ensure_ascii=False), encoding="utf-8")
         tmp.replace(cache_path)
-    progress(f"answerable subset: {sum(v.answerable for v in out.values())} of {len(out)} questions "
+    progress(f"answerable subset: {sum(v.answerable for v in out.values())} of {len(out)} questions, "
+             f"{sum(v.answerable_from_focus for v in out.values())} from their focus drug's documents "
              f"({computed} searched, {len(out) - computed} from cache)")
     return out
 

@@ -144,9 +144,11 @@ def _medicationqa_table(mq: dict) -> Table:
     table = _table(f"MedicationQA ({mq['questions']} questions, {mq['answerable']} answerable from the library "
                    f"= {mq['answerable_share']:.1%}; hit: a statement quotes a gold sentence, F1 >= "
                    f"{mq['definition']['f1']})", "measure", "Medora", "naive")
-    for part in ("answerable", "overall"):
+    parts = {"answerable": "answerable", "answerable_from_focus": f"focus drug's docs ({mq['answerable_from_focus']})",
+             "overall": "overall"}
+    for part, label in parts.items():
         for key, name in (("hit_rate", "hit"), ("bottom_line_hit_rate", "bottom-line hit")):
-            table.add_row(f"{name}, {part}", *(f"{mq[who][part][key]:.3f}" for who in ("medora", "naive")))
+            table.add_row(f"{name}, {label}", *(f"{mq[who][part][key]:.3f}" for who in ("medora", "naive")))
     table.add_row("answered", str(mq["status"].get("answered", 0)), "-")
     return table
 

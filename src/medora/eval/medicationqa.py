@@ -3,8 +3,9 @@
 For each real consumer medication question, a gold-sentence hit is some statement of the
 answer quoting a gold sentence (``eval/quotes.py``), a bottom-line hit the same for the
 bottom line alone. Many gold answers come from pages the library does not hold, so rates are
-given on the answerable subset (``eval/answerable.py``) as well as overall, for Medora and
-for the naive baseline (``eval/naive.py``) answering the same questions in the same run.
+given on the answerable subset (``eval/answerable.py``), on its stricter part that the focus
+drug's own documents can answer, and overall, for Medora and for the naive baseline
+(``eval/naive.py``) answering the same questions in the same run.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-from medora.eval.answerable import CANDIDATES, LibraryQuote
+from medora.eval.answerable import CANDIDATES, FOCUS_DOCUMENTS, LibraryQuote
 from medora.eval.lead import bottom_line, statements
 from medora.eval.quotes import F1_HIT, MIN_WORDS, best_quote, gold_sentences
 
@@ -49,7 +50,8 @@ def run_medicationqa(questions: list[dict], library: dict[str, LibraryQuote], as
                      naive: Callable[[str], dict], *, progress: Callable[[str], None] = lambda m: None,
                      rows: list[dict] | None = None) -> dict:
     """Score Medora (``ask``) and the baseline (``naive``) on every question; ``rows`` gets one dict each."""
-    tallies = {who: {"answerable": QuoteTally(), "overall": QuoteTally()} for who in ("medora", "naive")}
+    tallies = {who: {"answerable": QuoteTally(), "answerable_from_focus": QuoteTally(), "overall": QuoteTally()}
+               for who in ("medora", "naive")}
     status: Counter = Counter()
     by_type: dict[str, Counter] = {}
     with_gold = 0
@@ -67,20 +69,27 @@ def run_medicationqa(questions: list[dict], library: dict[str, LibraryQuote], as
             if quote.answerable:
                 tallies[who]["answerable"].add(s["hit"], s["bottom_line_hit"])
                 kind[f"{who}_hits"] += s["hit"]
+            if quote.answerable_from_focus:
+                tallies[who]["answerable_from_focus"].add(s["hit"], s["bottom_line_hit"])
         kind["answerable"] += quote.answerable
         if rows is not None:
             rows.append({"set": "medicationqa", "id": qid, "question": q["question"],
                          "question_type": q.get("question_type"), "focus_drug": q.get("focus_drug"),
                          "gold_sentences": gold, "answerable": quote.answerable,
-                         "library_best": {**asdict(quote), "f1": round(quote.f1, 4)}, **scored})
+                         "answerable_from_focus": quote.answerable_from_focus,
+                         "library_best": {**asdict(quote), "f1": round(quote.f1, 4),
+                                          "focus_f1": round(quote.focus_f1, 4)}, **scored})
         if n % 25 == 0 or n == len(questions):
             m = tallies["medora"]["answerable"]
             progress(f"MedicationQA {n}/{len(questions)}: Medora hits {m.hits}/{m.questions} answerable so far")
-    answerable = sum(library.get(str(q["id"]), LibraryQuote(0.0)).answerable for q in questions)
+    quotes = [library.get(str(q["id"]), LibraryQuote(0.0)) for q in questions]
+    answerable, from_focus = sum(x.answerable for x in quotes), sum(x.answerable_from_focus for x in quotes)
     return {
         "questions": len(questions), "with_gold_sentence": with_gold, "answerable": answerable,
         "answerable_share": _ratio(answerable, len(questions)),
-        "definition": {"f1": F1_HIT, "min_words": MIN_WORDS, "candidates_per_gold_sentence": CANDIDATES},
+        "answerable_from_focus": from_focus, "answerable_from_focus_share": _ratio(from_focus, len(questions)),
+        "definition": {"f1": F1_HIT, "min_words": MIN_WORDS, "candidates_per_gold_sentence": CANDIDATES,
+                       "focus_documents_searched": FOCUS_DOCUMENTS},
         "status": dict(status),
         **{who: {k: t.report() for k, t in parts.items()} for who, parts in tallies.items()},
         "by_type": {k: dict(v) for k, v in sorted(by_type.items(), key=lambda kv: -kv[1]["answerable"])},
