@@ -408,11 +408,11 @@ def library_add(names, add_all, include_opt_in, no_embed, from_dir, no_verify, d
             if fmt == "text":
                 _report(report, fmt, f"add {src.name}")
                 out.print(f"  licence: {src.license}. {src.attribution}", markup=False)
-            if src.licence_note:
-                err.print(f"note: {src.name}: {src.licence_note}", markup=False)
             else:
                 for path, reason in report.rejected:
                     err.print(f"rejected: {path}: {reason}", markup=False)
+            if src.licence_note:  # an opt-in source says why it is opt-in
+                err.print(f"note: {src.name}: {src.licence_note}", markup=False)
         if settings.embed_on_add and not no_embed:
             results["embeddings"] = _embed_new_passages(store, settings, quiet, fmt)
     if fmt == "json":
