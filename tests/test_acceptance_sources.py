@@ -22,7 +22,7 @@ SECTION_TYPES_PRESENT = {
 def added(tmp_path_factory, shared_sources):
     db = tmp_path_factory.mktemp("new-sources") / "library.db"
     proc = run_cli("library", "add", *NEW_SOURCES, "--from", str(shared_sources), "--library", str(db),
-                   "--format", "json", "-q")
+                   "--format", "json", "-q", "--no-embed")
     return db, json.loads(proc.stdout), proc.stderr
 
 
@@ -66,7 +66,7 @@ def test_named_sources_add_with_checked_counts(added) -> None:
 def test_second_run_is_all_unchanged(added, shared_sources) -> None:
     db, _, _ = added
     proc = run_cli("library", "add", *NEW_SOURCES, "--from", str(shared_sources), "--library", str(db),
-                   "--format", "json", "-q")
+                   "--format", "json", "-q", "--no-embed")
     report = json.loads(proc.stdout)
     for name, expected in DOCUMENTS.items():
         docs = report[name]["documents"]
