@@ -33,6 +33,7 @@ from pg_fixtures import temporary_server
 from test_api_common import assert_problem
 
 from medora.answer.compose import answer_question
+from medora.api import thread_owners
 from medora.api.ratelimit import SharedBuckets
 from medora.cli import main
 from medora.library.ingest import Ingestor
@@ -102,6 +103,10 @@ def published(shared_sources, tmp_path_factory) -> Published:
         thread = answer_question(store, QUESTION, settings(path), thread="new").thread_id
         answer_question(store, "How common are they in children?", settings(path), thread=thread)
         SharedBuckets(lambda: store, 1.0, 5).take("ip:192.0.2.7")
+        thread_owners.bind(store, thread, f"user:{users['reviewer'].id}")
+        accounts.revoke_session(users["editor"].id, "logged-out-nonce", time.time() + 3600)
+        with pytest.raises(Unauthenticated):
+            accounts.authenticate_password("nobody", "not the password", "192.0.2.8")
     return Published(path, art.slug, tokens, actors, thread)
 
 
@@ -144,7 +149,7 @@ def test_migrate_copies_the_publishing_data_and_it_keeps_working(published, pg_u
 
         with transaction(src, write=False) as a, transaction(dst, write=False) as b:
             old_log, new_log = audit.entries(a), audit.entries(b)
-        assert new_log == old_log and [e.action for e in old_log][-1] == "approve"
+        assert new_log == old_log and [e.action for e in old_log][-3:] == ["approve", "logout", "login_failed"]
 
         accounts = Accounts(dst)
         assert accounts.authenticate_token(published.tokens["reviewer"])[0].username == "reviewer1"
@@ -158,7 +163,7 @@ def test_migrate_copies_the_publishing_data_and_it_keeps_working(published, pg_u
         with transaction(dst, write=False) as db:
             newest = audit.entries(db)[-1]
             comment_id = db.execute("SELECT MAX(id) FROM article_comments").fetchone()[0]
-        assert newest.id == max_id(src, "audit_log") + 2 and newest.action == "comment"
+        assert newest.id == max_id(src, "audit_log") + 3 and newest.action == "comment"  # login, create, comment
         assert comment_id == max_id(src, "article_comments") + 1
         user = accounts.create_user(SYSTEM, "grace", "Grace", "reviewer")
         assert user.id == max_id(src, "users") + 1

@@ -175,6 +175,10 @@ PUBLISHING = (
     Table("thread_turns", ("thread_id", "turn", "question", "retrieval_query", "focus", "status", "created_at"),
           ("thread_id", "turn"), ("thread_id",)),
     Table("rate_limits", ("key", "tokens", "updated_at"), ("key",), ("key",)),
+    # Issue 13: a logout stays a logout, a thread keeps its owner, a backoff keeps counting.
+    Table("thread_owners", ("thread_id", "owner"), ("thread_id",), ("thread_id",)),
+    Table("revoked_sessions", ("nonce", "expires_at"), ("nonce",), ("nonce",)),
+    Table("login_failures", ("key", "failures", "last_at"), ("key",), ("key",)),
 )
 # (table, column) of every identity: new rows must get ids past the copied ones.
 _IDENTITIES = (("sources", "id"), ("documents", "id"), ("passages", "id"), ("users", "id"), ("api_tokens", "id"),
