@@ -7,7 +7,8 @@ Both embedders embed the same passages through ``embed_passages`` (what ``librar
 other work on the machine falls on both alike; each reports its best round's passages/s (wall) and
 its CPU seconds per passage (steadier under load). Two passage sets: "packed" (150-200 words cut
 from the LiveQA corpus, the set of the earlier 36 passages/s figure) and "library" (the first
-passages of the medquad-qa-1k corpus as chunked, title + text, the length mix a library has).
+passages of the medquad-qa-1k corpus as chunked, title + text, the length mix a library has) and,
+with ``--library PATH``, a random sample of that library's passages.
 Also reports how close the two models' vectors are (cosine) — they are different models: their
 vectors never mix (different model ids); retrieval quality is measured with `medora eval retrieval`.
 """
@@ -56,6 +57,17 @@ def library_passages(count: int) -> list[str]:
     return out
 
 
+def sampled_passages(library: Path, count: int) -> list[str]:
+    """``count`` embedding inputs drawn at random (fixed seed) from an existing library's passages."""
+    import random
+
+    from medora.library.sqlite_store import SQLiteStore
+
+    with SQLiteStore(library, create=False) as store:
+        rows = store.missing_embeddings("bench:no-such-model", 10_000_000)
+    return [text for _, text in random.Random(15).sample(rows, min(count, len(rows)))]
+
+
 def measure(embedders: dict, texts: list[str], rounds: int) -> dict[str, dict[str, float]]:
     results = {name: {"passages_per_s": 0.0, "cpu_ms_per_passage": float("inf")} for name in embedders}
     for e in embedders.values():
@@ -77,6 +89,8 @@ def main() -> None:
     parser.add_argument("--after", default="minilm-fast")
     parser.add_argument("--passages", type=int, default=96)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--library", type=Path, default=None,
+                        help="Also time a random sample of this library's passages (e.g. the demo library).")
     args = parser.parse_args()
     import numpy as np
 
@@ -85,6 +99,8 @@ def main() -> None:
     info = machine_info()
     embedders = {"before": get_embedder(args.before), "after": get_embedder(args.after)}
     sets = {"packed 150-200 words": packed(args.passages), "library passages": library_passages(args.passages)}
+    if args.library:
+        sets[f"sample of {args.library.name}"] = sampled_passages(args.library, args.passages)
     rows, data = [], {"machine": info, "models": {k: e.model_id for k, e in embedders.items()}, "sets": {}}
     for label, texts in sets.items():
         print(f"{label}: {len(texts)} passages ...", file=sys.stderr, flush=True)
