@@ -65,3 +65,15 @@ def test_ask_shows_the_notice(tmp_path, shared_sources, monkeypatch):
     answer = json.loads(run_cli("ask", QUESTION, "--library", str(path), "--format", "json").stdout)
     assert any(n.startswith("Searching by words only: vectors are still being computed (18% done")
                for n in answer["notices"]), answer["notices"]
+
+
+def test_the_notice_names_what_partial_vectors_did_to_each_mode():
+    from medora.retrieve.search import coverage_notice
+
+    assert coverage_notice(None, "lexical") == [] and coverage_notice((0, 0), "lexical") == []
+    assert coverage_notice((353, 353), "hybrid") == []  # every passage has its vector: nothing to say
+    assert coverage_notice((352, 353), "lexical")[0].startswith(
+        "Searching by words only: vectors are still being computed (99% done")  # never "100%" while one lacks
+    assert coverage_notice((340, 353), "hybrid") == [
+        "Vectors are still being computed (96% done): the other passages were searched by words only."]
+    assert "dense search saw only those passages" in coverage_notice((10, 353), "dense")[0]
