@@ -63,13 +63,15 @@ def closed_port() -> int:
 
 @pytest.fixture(scope="session")
 def full_library(tmp_path_factory, shared_sources):
-    """A library holding every shared source, built once by the one documented command."""
+    """A library holding every shared source, built once by the one documented command — without its
+    vectors (embedding 60k passages would take most of the suite's time budget; the embedded default is
+    tested on small libraries and measured in bench/)."""
     import json
     import time
 
     path = tmp_path_factory.mktemp("full") / "library.db"
     started = time.perf_counter()
-    proc = run_cli("library", "add", "--all", "--from", str(shared_sources), "--library", str(path),
+    proc = run_cli("library", "add", "--all", "--no-embed", "--from", str(shared_sources), "--library", str(path),
                    "--format", "json", "-q")
     seconds = time.perf_counter() - started
     return {"path": path, "report": json.loads(proc.stdout), "seconds": seconds}

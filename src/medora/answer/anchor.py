@@ -18,9 +18,14 @@ from dataclasses import dataclass, field
 from medora.answer.frame import QuestionFrame
 from medora.library.store import LibraryStore
 from medora.models import Document, Passage, SearchHit
+from medora.retrieve.concepts import concept_index
 
 MAX_FOCUS_DOCUMENTS = 12  # documents read per question beyond those search already found
 GUIDELINE_RANK = 3  # guideline passages search ranks this high always join the evidence
+# A study search ranks at the top answers a research question with its own conclusion.
+STUDY_TYPES = ("trial", "systematic review", "meta-analysis", "cohort", "case-control", "article")
+MAX_TOPICS = 3  # guideline topics whose recommendations join a screening or prevention answer
+AUTHORITY_ASPECTS = ("screening", "prevention")  # where a guideline's recommendation leads the answer
 
 _H = re.IGNORECASE
 # aspect -> tiers of (section types, heading pattern): a passage matches a tier by either.
@@ -71,6 +76,43 @@ _route("risk", (("causes",), None), (("definition", "prevention"), None))
 _route("frequency", (("frequency",), None), (("definition",), None))
 
 
+def recommendations_of(store: LibraryStore, topics: list[Document]) -> list[SearchHit]:
+    """The graded recommendations (one passage each) of guideline topics search found: a topic's
+    rationale passage ranks well, its one-sentence recommendation for each population often does not.
+    Siblings come from the concept index, which links a topic and its recommendations to one concept."""
+    topic_ids = list(dict.fromkeys(d.id for d in topics if d.doc_type == "guideline" and d.metadata.get("kind") == "topic"))
+    topic_ids = set(topic_ids[:MAX_TOPICS])  # the topics search ranked best, not every guideline it touched
+    if not topic_ids:
+        return []
+    index = concept_index(store)
+    siblings: list[int] = []
+    for doc_ids in index.documents.values():
+        if topic_ids & set(doc_ids):
+            siblings.extend(d for d in doc_ids if d not in topic_ids and d not in siblings)
+    docs = store.documents(siblings) if siblings else {}
+    out = []
+    for doc_id in siblings:
+        doc = docs.get(doc_id)
+        if doc is None or doc.status != "active" or doc.doc_type != "guideline" or not doc.grade:
+            continue
+        for p in store.document_passages(doc_id):
+            if p.section_type == "recommendation":
+                out.append(SearchHit(passage=p, document=doc, score=0.0, rank=0))
+    return out
+
+
+def _authority_first(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit]) -> list[SearchHit]:
+    """Search results, with guideline recommendations first for a screening or prevention question."""
+    if frame.aspect not in AUTHORITY_ASPECTS:
+        return list(searched)
+    first = [h for h in searched if h.document.doc_type == "guideline"]
+    seen = {h.passage.id for h in searched}
+    first = [h for h in recommendations_of(store, [h.document for h in first]) if h.passage.id not in seen] + first
+    ordered = first + [h for h in searched if h.document.doc_type != "guideline"]
+    return [SearchHit(passage=h.passage, document=h.document, score=h.score, rank=i + 1, scores=h.scores)
+            for i, h in enumerate(ordered)]
+
+
 def route_tier(aspect: str, passage: Passage) -> int | None:
     """0 when the passage's section answers ``aspect`` directly, 1 when it often does, else None."""
     heading = " › ".join(passage.section_path)
@@ -90,6 +132,7 @@ class Evidence:
     tiers: dict[int, int] = field(default_factory=dict)  # passage id -> route tier
     names: tuple[str, ...] = ()  # words that name the focus, lower-case
     names_by_concept: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    search_rank: dict[int, int] = field(default_factory=dict)  # passage id -> its rank in the search results
 
     def describe(self) -> str:
         return {
@@ -118,6 +161,14 @@ def concept_names(frame: QuestionFrame, documents: dict[int, Document]) -> dict[
     return out
 
 
+def other_names(frame: QuestionFrame, by_concept: dict[int, tuple[str, ...]], doc_id: int) -> tuple[str, ...]:
+    """In a question about two or more drugs: the names of the drugs a document is not the label of."""
+    drugs = frame.drugs
+    if len(drugs) < 2:
+        return ()
+    return tuple(n for d in drugs if doc_id not in d.doc_ids for n in by_concept.get(d.concept_id, ()))
+
+
 def names_focus(text: str, names: tuple[str, ...]) -> bool:
     low = text.lower()
     return any(re.search(r"(?<!\w)" + re.escape(n) + r"(?!\w)", low) for n in names)
@@ -130,7 +181,8 @@ def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit])
     for c in frame.focus:
         focus_ids.extend(d for d in c.doc_ids if d not in focus_ids)
     if not focus_ids:
-        return Evidence(hits=list(searched), scope="search results")
+        return Evidence(hits=_authority_first(store, frame, searched), scope="search results",
+                        search_rank={h.passage.id: h.rank for h in searched})
     # Documents search already ranked come first, then the rest in index order.
     found = [h.document.id for h in searched if h.document.id in set(focus_ids)]
     ordered = list(dict.fromkeys(found + focus_ids))
@@ -146,8 +198,11 @@ def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit])
     for doc_id in chosen:
         if doc_id not in documents or documents[doc_id].status != "active":
             continue
+        others = other_names(frame, by_concept, doc_id)
         for p in store.document_passages(doc_id):
             tier = route_tier(frame.aspect, p)
+            if others and tier is None and names_focus(p.text, others):
+                tier = 1  # a two-drug question: wherever one label names the other drug
             if tier is not None:
                 routed.append((tier, searched_rank.get(p.id, 999), doc_rank[doc_id] * 1000 + p.ordinal, p))
             whole.append((searched_rank.get(p.id, 999), doc_rank[doc_id] * 1000 + p.ordinal, p))
@@ -155,8 +210,14 @@ def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit])
                    and names_focus(h.document.title + " " + h.passage.text, names)]
     # Authority decides the lead for prevention and screening: a guideline search ranks near the top
     # joins the evidence even when its wording ("CVD") does not repeat the focus name ("heart attack").
-    guidelines = [h for h in searched if h.rank <= GUIDELINE_RANK and h.document.doc_type == "guideline"
+    reach = len(searched) if frame.aspect in AUTHORITY_ASPECTS else GUIDELINE_RANK
+    guidelines = [h for h in searched if ((h.rank <= reach and h.document.doc_type == "guideline")
+                                          or (h.rank <= GUIDELINE_RANK and h.document.doc_type in STUDY_TYPES))
                   and h.document.id not in documents and h not in about_focus]
+    if frame.aspect in AUTHORITY_ASPECTS:
+        known = {h.passage.id for h in searched} | {p.id for *_, p in whole}
+        topics = list(documents.values()) + [h.document for h in searched if h.document.doc_type == "guideline"]
+        guidelines = [h for h in recommendations_of(store, topics) if h.passage.id not in known] + guidelines
     tiers: dict[int, int] = {}
     if routed:
         routed.sort(key=lambda r: r[:3])
@@ -177,7 +238,7 @@ def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit])
             tiers[h.passage.id] = tier
     ordered_hits = [(p, documents[p.document_id], 1.0, {}) for p in passages]
     searched_hits = [(h.passage, h.document, h.score, h.scores) for h in extra]
-    if frame.aspect in ("prevention", "screening"):
+    if frame.aspect in AUTHORITY_ASPECTS:
         ordered_hits = [x for x in searched_hits if x[1].doc_type == "guideline"] + ordered_hits + \
             [x for x in searched_hits if x[1].doc_type != "guideline"]
     else:
@@ -186,6 +247,6 @@ def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit])
             for i, (p, d, score, sc) in enumerate(ordered_hits)]
     trusted = set(documents) | {h.document.id for h in guidelines}
     if not hits:
-        return Evidence(hits=list(searched), scope="search results")
+        return Evidence(hits=list(searched), scope="search results", search_rank=searched_rank)
     return Evidence(hits=hits, scope=scope, focus_documents=trusted, tiers=tiers, names=names,
-                    names_by_concept=by_concept)
+                    names_by_concept=by_concept, search_rank=searched_rank)

@@ -61,12 +61,16 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ("comparison", re.compile(r"\b(vs\.?|versus|difference between|better than|compared (to|with)|same as)\b", re.I)),
     ("breastfeeding", re.compile(r"\b(breast-?feed\w*|nursing (my|a|the)|lactat\w*|breast ?milk)\b", re.I)),
     ("pregnancy", re.compile(r"\b(pregnan\w*|trying to conceive|get pregnant|expecting a baby)\b", re.I)),
+    ("prevention", re.compile(r"\bto (keep from|avoid|prevent|lower (my|the|your) risk|reduce (my|the|your) risk)\b"
+                              r".{0,40}\b(getting|having|developing|disease|risk|\w+)\b", re.I)),
     ("overdose", re.compile(r"\b(overdos\w*|took too (much|many)|double dose)\b", re.I)),
     ("stopping", re.compile(r"\b(stop(ping)?|quit(ting)?|come off|taper\w*|wean\w*|withdraw\w*|discontinu\w*)\b"
                             r".{0,60}\b(taking|it|medication|medicine|drug|before|after)\b", re.I)),
     ("screening", re.compile(r"\b(screen\w*|mammogra\w*|colonoscop\w*)\b|"
+                             r"\broutine (\w+ ){0,2}(tests?|exams?|ekgs?|ecgs?|x-?rays?|scans?|ultrasounds?|checks?)\b|"
+                             r"\b(yearly|annual) (physical|exam|check-?up)\b|"
                              r"\b(when|how often|what ages?|should (i|we|my|a|an|everyone|adults?|women|men)|do i need|"
-                             r"even if|feel fine|no symptoms|asymptomatic)\b.{0,60}\b((checked|tested|test(ing)?) for|"
+                             r"even if|feel fine|no symptoms|asymptomatic)\b.{0,60}\b((checked|tested|test(ing)?|check) for|"
                              r"(get|have|need) (a|an) [\w-]+ (test|screening|exam))\b|"
                              r"\b(checked|tested) for\b.{0,40}\b(even if|feel fine|no symptoms)\b", re.I)),
 ]
@@ -82,6 +86,20 @@ class AspectGuess:
     aspect: str
     source: str  # "rule" or "model" (or "default" with no model)
     confidence: float
+
+
+# A second thing asked in the same question ("…dose, and do I take it with food?").
+_ALSO: list[tuple[str, re.Pattern[str]]] = [
+    ("how_to_take", re.compile(r"\b(with (or without )?food|empty stomach|with meals?|before (or after )?meals?|"
+                               r"what time of day|at night or in the morning|(when|how) (should|do) i take)\b", re.I)),
+    ("side_effects", re.compile(r"\bside[- ]?effects?\b", re.I)),
+    ("interaction", re.compile(r"\b(interact\w*|together with|at the same time as)\b", re.I)),
+]
+
+
+def also_asked(question: str, aspect: str) -> tuple[str, ...]:
+    """Aspects asked besides ``aspect`` (each answered by the bottom line's second sentence)."""
+    return tuple(a for a, pattern in _ALSO if a != aspect and pattern.search(question))
 
 
 def population_of(question: str) -> tuple[str, ...]:
@@ -160,7 +178,8 @@ def classify_aspect(question: str, focus_kind: str | None, embed: Callable[[str]
     given X" asks about children).
     """
     allowed = DRUG_ASPECTS if focus_kind == "drug" else CONDITION_ASPECTS if focus_kind == "condition" else ASPECTS
-    ruled = rule_aspect(question, focus_kind)
+    # A question naming nothing the library knows reads like a condition question unless it speaks of medicines.
+    ruled = rule_aspect(question, focus_kind or "condition")
     if ruled in allowed:
         return AspectGuess(ruled, "rule", 1.0)
     guess = learned_aspect(embed(question) if embed else None, allowed)

@@ -13,7 +13,7 @@ import re
 import time
 from dataclasses import dataclass, replace
 
-from medora.answer.anchor import Evidence, gather
+from medora.answer.anchor import AUTHORITY_ASPECTS, Evidence, gather
 from medora.answer.audience import AudienceProfile, answer_grade, glossary_for, profile
 from medora.answer.check import check_statements
 from medora.answer.evidence import (
@@ -49,6 +49,7 @@ from medora.models import (
 )
 from medora.retrieve.query import content_terms
 from medora.retrieve.search import Retriever
+from medora.retrieve.terms import TermWeights
 from medora.retrieve.understand import QuestionKind, classify
 from medora.safety import check_red_flags, redact_phi, user_notice
 from medora.settings import Settings
@@ -157,9 +158,24 @@ def check_safety(question: str, prof: AudienceProfile) -> Asked:
     return Asked(phi.text, phi.search_text(), [n for n in [user_notice(phi)] if n], emergency)
 
 
-def frame_question(store: LibraryStore, query: str) -> QuestionFrame:
-    """Step 2: focus concepts, aspect, population and form (the aspect model reads the question's vector)."""
-    return build_frame(store, query, embed=question_vector)
+def frame_question(store: LibraryStore, query: str, cleaned=None) -> QuestionFrame:
+    """Step 3: focus concepts, aspect, population and form of the question search cleaned (the concepts
+    its ``concepts`` step found are reused; the aspect model reads the question's vector)."""
+    concepts = cleaned.matches if cleaned is not None else None
+    return build_frame(store, query, embed=question_vector, concepts=concepts)
+
+
+def with_guidelines(retriever: Retriever, query: str, hits: list[SearchHit], k: int,
+                    preference: dict[str, float]) -> list[SearchHit]:
+    """Search results plus the guideline passages a search that prefers guidelines finds: for screening
+    and prevention the recommendation leads, so it must be among the evidence when the library has one."""
+    preferred = retriever.search(query, k=k, preference={**preference, "guideline": GUIDELINE_PREFERENCE})
+    seen = {h.passage.id for h in hits}
+    extra = [h for h in preferred.hits if h.document.doc_type == "guideline" and h.passage.id not in seen]
+    return hits + extra
+
+
+GUIDELINE_PREFERENCE = 0.5
 
 
 class _Clock:
@@ -183,7 +199,8 @@ class _Clock:
 def answer_question(store: LibraryStore, question: str, settings: Settings, audience: str = "clinician",
                     retriever: Retriever | None = None, thread: str | None = None,
                     generator: str | None = None) -> Answer:
-    """One question through the chain: safety, frame, retrieve, select, compose, judge.
+    """One question through the chain: safety, retrieve (which cleans the question), frame, select,
+    compose, judge.
 
     Safety first: personal details are removed from the question before it is searched, stored
     or logged, and an emergency notice is attached before retrieval runs. ``thread`` ("new" or
@@ -206,12 +223,6 @@ def answer_question(store: LibraryStore, question: str, settings: Settings, audi
     thread_id, turns = open_thread(store, thread, audience) if thread else (None, [])
     query = rewrite(asked.search_text, turns)
     base["thread_id"] = thread_id
-    frame = frame_question(store, query)
-    base["frame"] = QuestionFrameView(**frame.as_dict())
-    kind = plan_for(frame, kind)
-    base["question_type"] = kind.kind
-    clock.lap("frame")
-
     retriever = retriever or Retriever(store, mode=settings.retrieval, embedder_spec=settings.embedder,
                                        normalize=settings.question_step_set)
     retrieval = retriever.search(query, k=settings.top_k, preference=prof.source_preference)
@@ -231,9 +242,18 @@ def answer_question(store: LibraryStore, question: str, settings: Settings, audi
         asked.notices.extend(base["live"].notices)
         clock.lap("live")
 
-    evidence = gather(store, frame, retrieval.hits)
+    frame = frame_question(store, query, retrieval.question if "concepts" in settings.question_step_set else None)
+    base["frame"] = QuestionFrameView(**frame.as_dict())
+    kind = plan_for(frame, kind)
+    base["question_type"] = kind.kind
+    clock.lap("frame")
+
+    searched = retrieval.hits
+    if frame.aspect in AUTHORITY_ASPECTS:
+        searched = with_guidelines(retriever, query, searched, settings.top_k, prof.source_preference)
+    evidence = gather(store, frame, searched)
     base["evidence_scope"] = evidence.scope
-    coverage = evidence_coverage(evidence.hits, weights)
+    coverage = evidence_coverage(retrieval.hits, weights)  # what search found, before anchoring reorders it
     scores = {"evidence_coverage": round(coverage, 4), "threshold": settings.min_evidence}
     if retrieval.hits:
         scores["top_retrieval"] = round(retrieval.hits[0].score, 4)
@@ -248,7 +268,7 @@ def answer_question(store: LibraryStore, question: str, settings: Settings, audi
         clock.lap("select")
         generator = generator or settings.generator
         answer = (_compose_generated(asked.text, pool, planned, frame, evidence, settings, prof, scores, base,
-                                     generator) if generator else _compose(pool, planned, frame, evidence, settings, prof, scores, base))
+                                     generator) if generator else _compose(pool, planned, frame, evidence, settings, prof, scores, base, weights))
         clock.lap("compose")
         if not answer.statements():  # the passages matched, yet no sentence of them answers: never an empty answer
             answer = _insufficient(retrieval.hits, scores, base)
@@ -290,10 +310,14 @@ def _insufficient(hits: list[SearchHit], scores: dict, base: dict) -> Answer:
 
 
 def _compose(pool: list[Candidate], kind: QuestionKind, frame: QuestionFrame, evidence: Evidence,
-             settings: Settings, prof: AudienceProfile, scores: dict, base: dict) -> Answer:
+             settings: Settings, prof: AudienceProfile, scores: dict, base: dict,
+             weights: TermWeights | None = None) -> Answer:
     """Steps 5 and 6: bottom line (a stance for a yes/no question), sections, then judgements."""
-    stance = take_stance(pool, frame, evidence.names_by_concept) if frame.yes_no else None
-    bottom = bottom_line(pool, frame, stance.candidate if stance else None)
+    stance = (take_stance(pool, frame, evidence.names_by_concept, weights, evidence.search_rank)
+              if frame.yes_no else None)
+    bottom = bottom_line(pool, frame, stance.candidate if stance else None,
+                         stance_no=stance is not None and stance.verdict == "no",
+                         names_by_concept=evidence.names_by_concept)
     sections = _sections(pool, kind, settings.max_statements, prof.lead_sections, bottom)
     if prof.plain:
         best = pool[0].score if pool else 0.0

@@ -17,6 +17,7 @@ from typing import Callable
 from medora.answer.aspect import (
     ASPECT_LABELS,
     AspectGuess,
+    also_asked,
     classify_aspect,
     population_of,
 )
@@ -51,6 +52,7 @@ class QuestionFrame:
     form: str
     yes_no: bool
     focus_kind: str | None = None  # "drug", "condition" or None when nothing known is named
+    also: tuple[str, ...] = ()  # other aspects the same question asks ("and do I take it with food?")
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -69,7 +71,7 @@ class QuestionFrame:
     def label(self) -> str:
         """"citalopram · maximum dose" — what the answer says it is answering."""
         names = " + ".join(dict.fromkeys(c.preferred for c in self.focus)) or "your question"
-        parts = [names, ASPECT_LABELS.get(self.aspect, self.aspect)]
+        parts = [names, " and ".join(ASPECT_LABELS.get(a, a) for a in (self.aspect, *self.also))]
         if self.population:
             parts.append(", ".join(self.population))
         return " · ".join(parts)
@@ -113,10 +115,13 @@ def _focus_kind(question: str, concepts: list[ConceptMatch]) -> str | None:
     return "drug" if _DRUG_WORDS.search(question) else None
 
 
-def build_frame(store: LibraryStore, question: str, embed: Callable[[str], object] | None = None) -> QuestionFrame:
+def build_frame(store: LibraryStore, question: str, embed: Callable[[str], object] | None = None,
+                concepts: list[ConceptMatch] | None = None) -> QuestionFrame:
     """The frame of ``question`` against this library's concepts (``embed`` gives the question's vector
-    for the learned aspect classifier; without it the rules and a default aspect decide)."""
-    concepts = primary_first(question, _distinct(resolve_concepts(store, question)))
+    for the learned aspect classifier; without it the rules and a default aspect decide). ``concepts``:
+    matches already found by question cleaning, else they are resolved here."""
+    found = concepts if concepts is not None else resolve_concepts(store, question)
+    concepts = primary_first(question, _distinct(found))
     kind = _focus_kind(question, concepts)
     guess: AspectGuess = classify_aspect(question, kind, embed)
     drugs = [c for c in concepts if c.kind == "drug"]
@@ -133,6 +138,7 @@ def build_frame(store: LibraryStore, question: str, embed: Callable[[str], objec
         form=form,
         yes_no=form == "yes_no",
         focus_kind=kind,
+        also=also_asked(question, guess.aspect) if kind == "drug" else (),
     )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from medora.answer.anchor import Evidence, names_focus
+from medora.answer.anchor import Evidence, names_focus, other_names
 from medora.answer.evidence import (
     Candidate,
     near_duplicate,
@@ -26,6 +26,7 @@ from medora.answer.evidence import (
 )
 from medora.answer.frame import QuestionFrame
 from medora.answer.semantic import similarities
+from medora.answer.stance import fits_population, question_age
 from medora.retrieve.query import stems
 from medora.retrieve.terms import TermWeights
 
@@ -70,6 +71,21 @@ ASPECT_CUES: dict[str, re.Pattern[str]] = {k: re.compile(v, re.I) for k, v in {
     "risk": r"\b(risk|more likely|chance)\b",
     "frequency": r"\b(\d+ (in|out of)|percent|%|common|rare|affects?)\b",
 }.items()}
+# A second aspect asked alongside the first is answered by a sentence that carries it specifically.
+ALSO_CUES: dict[str, re.Pattern[str]] = {
+    "how_to_take": re.compile(r"\b(food|meals?|empty stomach|bedtime|in the morning|in the evening)\b", re.I),
+    "side_effects": re.compile(r"\b(most common adverse|side effects?|adverse reactions?)\b", re.I),
+    "interaction": re.compile(r"\b(concomitant|coadministration|co-administration|interact\w*)\b", re.I),
+}
+# Why a source says no: the harm it names.
+REASON = re.compile(r"\b(can cause|may cause|caus(es|ed|ing) (serious|severe|fatal)|increase[sd]? the risk|risk of|"
+                    r"malformations?|birth defects|neural tube|fetal (harm|toxicity|death)|death|profound hypotension|"
+                    r"respiratory depression|life-threatening)\b", re.I)
+REASON_FOR = {
+    "pregnancy": re.compile(r"\b(fetal|fetus|birth defects?|malformations?|neural tube|teratogen\w*|miscarriage)\b", re.I),
+    "breastfeeding": re.compile(r"\b(breastfed infants?|nursing infants?|in the infant|breast milk|infant)\b", re.I),
+    "children": re.compile(r"\b(infants?|neonates?|newborns?|kernicterus|children|pediatric)\b", re.I),
+}
 # Dose questions need an amount in the answer, maximum-dose questions a limit with an amount.
 NEEDS_AMOUNT = {"dose", "max_dose"}
 # Instructions for an emergency never answer a question that is not one.
@@ -164,12 +180,14 @@ def frame_candidates(evidence: Evidence, frame: QuestionFrame, weights: TermWeig
     pool = scored or hard
     pool.sort(key=lambda c: -c.score)
     if question_vec is not None and pool:
-        head = pool[:SHORTLIST]
+        # Guideline recommendations are always scored by meaning: which one is about the question decides a verdict.
+        head = pool[:SHORTLIST] + [c for c in pool[SHORTLIST:] if _is_recommendation(c)]
         for c, sim in zip(head, similarities(question_vec, [c.text for c in head])):
             c.score += w.meaning * sim
             c.meaning = sim
             c.features["meaning"] = sim
-        pool = sorted(head, key=lambda c: -c.score) + pool[SHORTLIST:]
+        rest = [c for c in pool[SHORTLIST:] if c.meaning is None]
+        pool = sorted(head, key=lambda c: -c.score) + rest
     return pool
 
 
@@ -181,22 +199,66 @@ def answers_frame(c: Candidate, frame: QuestionFrame) -> bool:
     return c.tier is not None or c.cue
 
 
+def _is_recommendation(c: Candidate) -> bool:
+    return (c.hit.document.doc_type == "guideline" and c.hit.passage.section_type == "recommendation"
+            and re.search(r"\brecommends?\b", c.text, re.I) is not None)
+
+
+def _same_topic(a: Candidate, b: Candidate) -> bool:
+    ta, tb = a.hit.document.metadata.get("topic_id"), b.hit.document.metadata.get("topic_id")
+    return ta is not None and ta == tb
+
+
 def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | None,
-                max_words: int = 60) -> list[Candidate]:
-    """One or two sentences: ``lead`` (a stance) or the best candidate that answers the frame, then the
-    next best that does too, when it adds something and the two stay short."""
+                max_words: int = 60, stance_no: bool = False,
+                names_by_concept: dict[int, tuple[str, ...]] | None = None) -> list[Candidate]:
+    """One or two sentences: ``lead`` (a stance) or the best candidate that answers the frame; then, for a
+    question that asks two things, the best answer to the second, else the next best answer when it adds
+    something and the two stay short.
+
+    Authority decides the lead for screening and prevention: a guideline's recommendation comes first.
+    """
+    names_by_concept = names_by_concept or {}
     ranked = [c for c in pool if answers_frame(c, frame)] or pool
+    if len(frame.drugs) > 1:  # evidence about both drugs first: one label naming the other
+        both = [c for c in pool if other_names(frame, names_by_concept, c.hit.document.id)
+                and names_focus(c.text, other_names(frame, names_by_concept, c.hit.document.id))]
+        ranked = both + [c for c in ranked if c not in both]
     if frame.aspect == "max_dose":  # a limit first: "do not exceed 40 mg" over "start at 20 mg"
         limits = [c for c in ranked if ASPECT_CUES["max_dose"].search(c.text)]
         ranked = limits + [c for c in ranked if c not in limits]
+    if frame.aspect in ("screening", "prevention"):
+        age = question_age(frame)
+        recommendations = sorted((c for c in pool if _is_recommendation(c)),
+                                 key=lambda c: (not fits_population(c, frame, age),
+                                                c.hit.document.grade not in ("A", "B"), -c.score))
+        ranked = recommendations + [c for c in ranked if c not in recommendations]
     chosen: list[Candidate] = [lead] if lead is not None else []
+
+    def adds(c: Candidate) -> bool:
+        return not any(c.place == d.place or near_duplicate(c.text, d.text) for d in chosen)
+
+    if not chosen and ranked:
+        chosen.append(ranked[0])
+    elif lead is not None and stance_no:  # a "no" is followed by why: the harm the source names
+        why = REASON_FOR.get(frame.aspect, REASON)
+        reason = next((c for c in pool if c.tier is not None and why.search(c.text) and adds(c)), None)
+        if reason is not None:
+            chosen.append(reason)
+    for aspect in frame.also:  # the second thing asked gets the second sentence
+        cue = ALSO_CUES.get(aspect)
+        second = next((c for c in pool if cue and cue.search(c.text) and adds(c)), None)
+        if second is not None and len(chosen) < 2:
+            chosen.append(second)
     for c in ranked:
         if len(chosen) >= 2:
             break
-        if any(c.place == d.place or near_duplicate(c.text, d.text) for d in chosen):
+        if not adds(c):
             continue
-        if chosen and (sum(len(d.text.split()) for d in chosen) + len(c.text.split()) > max_words
-                       or c.score < 0.6 * chosen[0].score or not answers_frame(c, frame)):
+        if (sum(len(d.text.split()) for d in chosen) + len(c.text.split()) > max_words
+                or c.score < 0.6 * chosen[0].score or not answers_frame(c, frame)):
             continue
+        if _is_recommendation(c) and not _same_topic(c, chosen[0]):
+            continue  # another guideline topic's recommendation is no second half of this answer
         chosen.append(c)
     return chosen

@@ -18,6 +18,8 @@ from medora.answer.anchor import names_focus
 from medora.answer.frame import QuestionFrame
 from medora.answer.evidence import Candidate
 from medora.answer.judgements import polarity
+from medora.retrieve.query import stems
+from medora.retrieve.terms import TermWeights
 
 NOT_DIRECT = "The sources do not answer this yes-or-no question directly."
 
@@ -76,8 +78,8 @@ def fits_population(c: Candidate, frame: QuestionFrame, age: int | None) -> bool
         if not rng[0] <= age <= rng[1]:
             return False
     pop = str(meta.get("population") or "").lower()
-    if "pregnancy" not in frame.population and re.search(r"\bpregnant\b", pop) and age is None:
-        return "pregnan" in frame.question.lower()
+    if re.search(r"\b(pregnant|postpartum|perinatal)\b", pop):  # a recommendation for pregnancy fits only it
+        return "pregnancy" in frame.population or bool(re.search(r"pregnan|postpartum|prenatal", frame.question, re.I))
     return True
 
 
@@ -88,7 +90,8 @@ def _guideline(pool: list[Candidate], frame: QuestionFrame) -> Stance | None:
     fitting = [c for c in recs if fits_population(c, frame, age)]
     if not fitting:
         return None
-    c = max(fitting, key=lambda c: c.score)
+    # The one about the question: closest in meaning, sharing most of its words with the topic's title.
+    c = max(fitting, key=lambda c: ((c.meaning or 0.0) + 0.25 * c.support, c.score))
     grade = c.hit.document.grade
     against = re.search(r"recommends? against|does not recommend", c.text, re.I)
     if grade in ("A", "B") and not against:
@@ -109,10 +112,30 @@ def _about_frame(c: Candidate, frame: QuestionFrame, other_names: tuple[str, ...
     return True
 
 
-def _label(pool: list[Candidate], frame: QuestionFrame, names_by_concept: dict[int, tuple[str, ...]]) -> Stance | None:
+# A contraindication every drug has (allergy to it or its ingredients) answers no question that does
+# not ask about allergy.
+_GENERIC_CONTRAINDICATION = re.compile(r"\b(hypersensitivity|allerg\w*|anaphyla\w*)\b", re.I)
+
+
+def specific_terms(weights: TermWeights | None, exclude: set[str]) -> set[str]:
+    """The question's rarest terms in this library (IDF at least half the rarest one's), ``exclude`` left out."""
+    if weights is None or not weights.weights:
+        return set()
+    top = max(weights.weights.values())
+    return {t for t, w in weights.weights.items() if w >= 0.5 * top and t not in exclude}
+
+
+def _label(pool: list[Candidate], frame: QuestionFrame, names_by_concept: dict[int, tuple[str, ...]],
+           weights: TermWeights | None = None) -> Stance | None:
+    """The label sentence that best addresses the asked proposition (closest in meaning, then score) among
+    those that take a stance, are in a section routed for the aspect, and speak to this question."""
     drugs = frame.drugs
     if not drugs:
         return None
+    allergy_asked = _GENERIC_CONTRAINDICATION.search(frame.question) is not None
+    focus_words = set().union(*(stems(n) for ns in names_by_concept.values() for n in ns)) if names_by_concept else set()
+    asked = specific_terms(weights, focus_words)  # "apomorphine", "nitroglycerin"
+    found: list[tuple[float, Stance]] = []
     for c in pool:
         if c.hit.document.doc_type != "drug label" or c.tier is None:
             continue
@@ -121,11 +144,16 @@ def _label(pool: list[Candidate], frame: QuestionFrame, names_by_concept: dict[i
             continue  # the label of neither drug
         if not _about_frame(c, frame, others):
             continue
-        if _LABEL_NO.search(c.text):
-            return Stance("no", c, "drug label: " + _LABEL_NO.search(c.text).group(0).lower())
-        if c.tier == 0 and _LABEL_YES.search(c.text) and not re.search(r"\bnot\b", c.text, re.I):
-            return Stance("yes", c, "drug label: " + _LABEL_YES.search(c.text).group(0).lower())
-    return None
+        if _GENERIC_CONTRAINDICATION.search(c.text) and not allergy_asked and not (asked & stems(c.text)):
+            continue  # allergy to the drug itself, unless the sentence also names what was asked about
+        closeness = (c.meaning if c.meaning is not None else 0.0) + 0.5 * c.overlap - 0.1 * c.tier
+        if _LABEL_NO.search(c.text):  # the label says it in words: preferred to a sentence that only sits there
+            found.append((closeness + 0.15, Stance("no", c, "drug label: " + _LABEL_NO.search(c.text).group(0).lower())))
+        elif c.hit.passage.section_type == "contraindications":  # the label lists it under Contraindications
+            found.append((closeness, Stance("no", c, "drug label: listed under contraindications")))
+        elif _LABEL_YES.search(c.text) and not re.search(r"\bnot\b", c.text, re.I):
+            found.append((closeness, Stance("yes", c, "drug label: " + _LABEL_YES.search(c.text).group(0).lower())))
+    return max(found, key=lambda f: f[0])[1] if found else None
 
 
 def _inheritance(pool: list[Candidate], frame: QuestionFrame) -> Stance | None:
@@ -139,23 +167,27 @@ def _inheritance(pool: list[Candidate], frame: QuestionFrame) -> Stance | None:
     return None
 
 
-def _conclusion(pool: list[Candidate]) -> Stance | None:
-    """A study answering its own research question: its conclusion's direction."""
-    for c in pool[:6]:
-        if c.hit.passage.section_type == "conclusions" and c.hit.rank <= 3:
-            return Stance(polarity(c.text), c, "the study's conclusion")
-    return None
+def _conclusion(pool: list[Candidate], search_rank: dict[int, int]) -> Stance | None:
+    """A study answering its own research question: the direction of its conclusion, read from the
+    conclusion's sentences (search ranked the study in its top 3)."""
+    conclusions = [c for c in pool if c.hit.passage.section_type == "conclusions"
+                   and search_rank.get(c.hit.passage.id, 99) <= 3]
+    if not conclusions:
+        return None
+    first = conclusions[0]
+    same = [c for c in conclusions if c.hit.passage.id == first.hit.passage.id][:2]
+    return Stance(polarity(" ".join(c.text for c in same)), first, "the study's conclusion")
 
 
-def take_stance(pool: list[Candidate], frame: QuestionFrame,
-                names_by_concept: dict[int, tuple[str, ...]]) -> Stance:
+def take_stance(pool: list[Candidate], frame: QuestionFrame, names_by_concept: dict[int, tuple[str, ...]],
+                weights: TermWeights | None = None, search_rank: dict[int, int] | None = None) -> Stance:
     """The verdict and the sentence it rests on (see the module docstring for the order)."""
     if frame.aspect in ("screening", "prevention") or not frame.drugs:
         found = _guideline(pool, frame)
         if found:
             return found
-    for step in (lambda: _label(pool, frame, names_by_concept), lambda: _inheritance(pool, frame),
-                 lambda: _guideline(pool, frame), lambda: _conclusion(pool)):
+    for step in (lambda: _label(pool, frame, names_by_concept, weights), lambda: _inheritance(pool, frame),
+                 lambda: _guideline(pool, frame), lambda: _conclusion(pool, search_rank or {})):
         found = step()
         if found:
             return found

@@ -47,10 +47,16 @@ _NON_WORD = re.compile(r"[^\w]+")
 
 def normalize_name(text: str) -> str:
     """The lookup key of a name or a question's n-gram: lower case, no accents or punctuation, simple
-    plurals singular ("Migraines" -> "migraine", "allergies" -> "allergy"); "" when nothing is left."""
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    plurals singular ("Migraines" -> "migraine", "allergies" -> "allergy"), except in acronyms ("HDLS"
+    is not "HDL"); "" when nothing is left."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     text = text.replace("'s", "").replace("\u2019s", "")
-    return " ".join(singular(w) for w in _NON_WORD.sub(" ", text).replace("_", " ").split())
+    words = _NON_WORD.sub(" ", text).replace("_", " ").split()
+    return " ".join(w.lower() if _ACRONYM.match(w) else singular(w.lower()) for w in words)
+
+
+_ACRONYM = re.compile(r"^[A-Z][A-Z0-9]{1,5}$")
+_RELEASE_SUFFIX = re.compile(r"^(.{3,}?)\s+(ER|XR|SR|CR|XL|DR|LA|ODT|EC|CD|XT|SA|Extended[- ]Release)$", re.I)
 
 
 def singular(word: str) -> str:
@@ -129,6 +135,8 @@ def drug_concept(metadata: dict[str, Any]) -> DocumentConcept | None:
     if len(parts) == 1:  # a combination's substances would each resolve to the combination
         names += [(s, "substance") for s in substances] + [(b, "generic") for b in parts]
     names += [(b, "brand") for b in brands]
+    # "Depakote ER", "Wellbutrin XL": people write the brand without its release suffix.
+    names += [(m.group(1), "brand") for b in brands if (m := _RELEASE_SUFFIX.match(b))]
     return DocumentConcept("drug", preferred, normalize_name(preferred), names)
 
 

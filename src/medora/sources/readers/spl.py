@@ -307,7 +307,10 @@ class _SectionWalker:
 
     def _add(self, path: list[str], lines: list[str], section_type: str) -> bool:
         """Add text under ``path``; True when there was text to add."""
-        text = clean_text("\n".join(lines))
+        from medora.sources.readers.openfda import strip_references  # (openfda reads this module's codes)
+
+        # Cross-references ("[see Contraindications (4.1)]") are navigation, not statements: quotes never carry them.
+        text = strip_references(clean_text("\n".join(lines)))
         if not text or (not path and len(text.split()) < 4):  # a stray print code such as "LAB-0021-29.0"
             return False
         last = self.sections[-1] if self.sections else None

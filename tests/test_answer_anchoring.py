@@ -1,0 +1,93 @@
+"""Answers that answer the question asked, on the real shared library (`library add --all`):
+the frame is shown, evidence stays on the focus drug or condition, the bottom line carries what
+the aspect needs, and a yes/no verdict rests on a sentence that takes a stance on the question."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from medora.answer.compose import answer_question
+from medora.eval.keyfacts import judge, load_keyfacts
+from medora.library.sqlite_store import SQLiteStore
+from medora.settings import Settings
+
+# Key-fact questions (../shared/data/eval/keyfacts-dev) across labels, USPSTF, MedlinePlus and MedQuAD
+# that the anchored composer passes; before it, none of the label questions here did.
+PASSING = ("kd02", "kd07", "kd08", "kd09", "kd11", "kd15", "kd23", "kd27", "kd34", "kd37", "kd45")
+
+
+@pytest.fixture(scope="module")
+def ask(full_library):
+    store = SQLiteStore(full_library["path"], create=False)
+    settings = Settings(library=full_library["path"])
+
+    def run(question: str, audience: str = "clinician"):
+        return answer_question(store, question, settings, audience=audience)
+
+    yield run
+    store.close()
+
+
+def _json(answer) -> dict:
+    return json.loads(answer.model_dump_json(by_alias=True))
+
+
+@pytest.mark.parametrize("qid", PASSING)
+def test_key_fact_questions_are_answered_in_the_lead(ask, shared_eval, qid):
+    question = next(q for q in load_keyfacts(shared_eval / "keyfacts-dev" / "questions.jsonl") if q.id == qid)
+    answer = _json(ask(question.question))
+    result = judge(question, answer)
+    assert result.passed, (qid, result.reasons, [s["text"] for s in answer["bottom_line"]])
+
+
+def test_a_dose_question_is_answered_with_the_dose_from_that_drugs_label(ask):
+    answer = ask("What is the maximum dose of citalopram?")
+    assert answer.frame is not None and answer.frame.aspect == "max_dose"
+    assert "citalopram" in answer.frame.label and "maximum dose" in answer.frame.label
+    assert answer.evidence_scope == "focus sections"
+    assert re.search(r"\b40 ?mg\b", answer.bottom_line[0].text), answer.bottom_line[0].text
+    titles = {r.document_id: r.title.lower() for r in answer.references}
+    assert all("citalopram" in t or "celexa" in t for t in titles.values()), titles
+
+
+def test_a_drug_question_never_quotes_another_drugs_label(ask):
+    answer = ask("What are the side effects of atorvastatin?", audience="patient")
+    assert answer.frame.aspect == "side_effects"
+    for ref in answer.references:
+        assert ref.doc_type != "drug label" or re.search(r"atorvastatin|lipitor", ref.title, re.I), ref.title
+    assert not any("erection" in s.text.lower() for s in answer.statements())
+    assert not answer.differences
+
+
+def test_prevention_verdict_comes_from_the_guideline_for_the_asked_population(ask):
+    answer = ask("Should older adults take aspirin to prevent heart attacks and strokes?")
+    assert answer.verdict == "no", (answer.verdict_basis, [s.text for s in answer.bottom_line])
+    lead = answer.bottom_line[0]
+    ref = next(r for r in answer.references if r.number == lead.citations[0].ref)
+    assert (ref.doc_type, ref.grade) == ("guideline", "D")
+    assert "recommends against" in lead.text
+    assert not any(re.search(r"chew|crush|911", s.text, re.I) for s in answer.bottom_line)
+
+
+def test_an_unanswered_yes_no_question_says_so_instead_of_guessing(ask):
+    # The labels in the library say nothing about grapefruit for this drug: no "yes" or "no" read off
+    # an unrelated sentence.
+    answer = ask("Can I drink grapefruit juice while taking ondansetron?")
+    if answer.status == "answered":
+        assert answer.verdict in ("unclear", "no")
+        if answer.verdict == "no":
+            assert re.search(r"grapefruit", answer.bottom_line[0].text, re.I)
+        else:
+            assert answer.verdict_note
+
+
+def test_the_frame_is_shown_to_the_reader(ask):
+    from medora.answer.render import to_markdown
+
+    answer = ask("whats the most glipizide (Glucotrol) someone can take in a day")
+    assert "Answering: glipizide · maximum dose" in to_markdown(answer)
+    frame = _json(answer)["frame"]
+    assert frame["concepts"][0]["name"] == "glipizide" and frame["aspect_source"] == "rule"
