@@ -42,7 +42,7 @@ def test_population_words_move_a_generic_drug_aspect():
 
 def test_learned_aspect_is_used_when_no_rule_applies():
     from medora.answer.aspect import model_id
-    from medora.answer.semantic import question_vector
+    from medora.answer.semantic import aspect_vector as question_vector
 
     assert model_id(), "the aspect model ships in answer/data/aspect_model.npz"
     assert classify_aspect("What are the side effects of atorvastatin?", "drug", question_vector).aspect == "side_effects"

@@ -41,9 +41,11 @@ def _texts(answer) -> set[str]:
     return {s.text for s in answer.statements()}
 
 
-# Patient answers that read above grade 8 as first selected, and can be brought to 8 (2026-11-27 library).
-ABOVE_8 = ["What are the symptoms of lupus?", "How is multiple sclerosis treated?", "What is celiac disease?"]
-OUT_OF_REACH = "What is colchicine?"  # every sentence naming the drug reads above grade 8
+# Patient answers that read above grade 8 as first selected, and can be brought to 8 (re-picked for the
+# frame-anchored composer on 2026-12-06: 8.21, 8.74 and 10.17 before fitting; the earlier three now read at
+# 8 or below as first selected, so they no longer exercise the fitting).
+ABOVE_8 = ["What is celiac disease?", "What are the symptoms of hepatitis C?", "How is rheumatoid arthritis treated?"]
+OUT_OF_REACH = "What is allopurinol?"  # every sentence of its label's routed sections reads above grade 8 (12.2)
 
 
 @pytest.fixture(scope="module")

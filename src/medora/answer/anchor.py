@@ -174,7 +174,16 @@ def names_focus(text: str, names: tuple[str, ...]) -> bool:
     return any(re.search(r"(?<!\w)" + re.escape(n) + r"(?!\w)", low) for n in names)
 
 
-def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit]) -> Evidence:
+# Answer section keys a reader wants first (``AudienceProfile.lead_sections``) -> the aspect whose route finds them.
+_SECTION_ASPECT = {"causes": "cause", "genetics": "inheritance", "uses": "indication", "dosage": "dose",
+                   "interactions": "interaction", "contraindications": "contraindication", "populations": "pregnancy",
+                   "side_effects": "side_effects"}
+PASSAGES_PER_TURN = 4  # passages one document contributes before the next document's turn
+LEAD_TIER = 2  # passages kept for a reader's lead sections: quotable, with no bonus for answering the aspect
+
+
+def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit],
+           lead_sections: tuple[str, ...] = ()) -> Evidence:
     """The evidence for ``frame``: aspect sections of the focus documents first, then search results
     about the focus; general search results only when the question names no known concept."""
     focus_ids: list[int] = []
@@ -189,6 +198,7 @@ def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit])
     chosen = ordered[: max(MAX_FOCUS_DOCUMENTS, len(dict.fromkeys(found)))]
     documents = store.documents(chosen)
     by_concept = concept_names(frame, documents)
+    lead_aspects = [_SECTION_ASPECT.get(k, k) for k in lead_sections if _SECTION_ASPECT.get(k, k) in ROUTES]
     names = tuple(sorted({n for ns in by_concept.values() for n in ns}, key=len, reverse=True))
     doc_rank = {doc_id: i for i, doc_id in enumerate(chosen)}
     searched_rank = {h.passage.id: h.rank for h in searched}
@@ -203,6 +213,8 @@ def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit])
             tier = route_tier(frame.aspect, p)
             if others and tier is None and names_focus(p.text, others):
                 tier = 1  # a two-drug question: wherever one label names the other drug
+            if tier is None and any(route_tier(a, p) == 0 for a in lead_aspects):
+                tier = LEAD_TIER
             if tier is not None:
                 routed.append((tier, searched_rank.get(p.id, 999), doc_rank[doc_id] * 1000 + p.ordinal, p))
             whole.append((searched_rank.get(p.id, 999), doc_rank[doc_id] * 1000 + p.ordinal, p))
@@ -221,6 +233,15 @@ def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit])
     tiers: dict[int, int] = {}
     if routed:
         routed.sort(key=lambda r: r[:3])
+        # Each document's first passages before any document's later ones: one long page must not
+        # crowd the other sources about the focus out of the passages read.
+        seen_per_doc: dict[int, int] = {}
+        turns = []
+        for r in routed:
+            n = seen_per_doc.get(r[3].document_id, 0)
+            seen_per_doc[r[3].document_id] = n + 1
+            turns.append((r[0], n // PASSAGES_PER_TURN, r))
+        routed = [r for *_, r in sorted(turns, key=lambda t: t[:2])]
         passages = [r[3] for r in routed]
         tiers = {r[3].id: r[0] for r in routed}
         scope = "focus sections"

@@ -29,7 +29,7 @@ from medora.answer.generate import client_from_spec, generate_answer, number_evi
 from medora.answer.judgements import differences, evidence_strength, verdict
 from medora.answer.sections import HEADINGS
 from medora.answer.select import bottom_line, frame_candidates
-from medora.answer.semantic import question_vector
+from medora.answer.semantic import aspect_vector, question_vector
 from medora.answer.stance import take_stance
 from medora.answer.threads import open_thread, record_turn, rewrite
 from medora.errors import UsageError
@@ -162,7 +162,7 @@ def frame_question(store: LibraryStore, query: str, cleaned=None) -> QuestionFra
     """Step 3: focus concepts, aspect, population and form of the question search cleaned (the concepts
     its ``concepts`` step found are reused; the aspect model reads the question's vector)."""
     concepts = cleaned.matches if cleaned is not None else None
-    return build_frame(store, query, embed=question_vector, concepts=concepts)
+    return build_frame(store, query, embed=aspect_vector, concepts=concepts)
 
 
 def with_guidelines(retriever: Retriever, query: str, hits: list[SearchHit], k: int,
@@ -251,7 +251,7 @@ def answer_question(store: LibraryStore, question: str, settings: Settings, audi
     searched = retrieval.hits
     if frame.aspect in AUTHORITY_ASPECTS:
         searched = with_guidelines(retriever, query, searched, settings.top_k, prof.source_preference)
-    evidence = gather(store, frame, searched)
+    evidence = gather(store, frame, searched, prof.lead_sections)
     base["evidence_scope"] = evidence.scope
     coverage = evidence_coverage(retrieval.hits, weights)  # what search found, before anchoring reorders it
     scores = {"evidence_coverage": round(coverage, 4), "threshold": settings.min_evidence}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from medora.answer.anchor import Evidence, names_focus, other_names
+from medora.answer.anchor import LEAD_TIER, Evidence, names_focus, other_names
 from medora.answer.evidence import (
     Candidate,
     near_duplicate,
@@ -31,7 +31,7 @@ from medora.retrieve.query import stems
 from medora.retrieve.terms import TermWeights
 
 MAX_PASSAGES = 24  # anchored passages read per question
-SHORTLIST = 48  # candidates scored by meaning (sentence vectors cost time)
+SHORTLIST = 24  # candidates scored by meaning (sentence vectors cost ~10 ms each on 2 cores)
 
 # What a sentence answering each aspect carries.
 _AMOUNT = r"\b\d+(?:[.,]\d+)?\s?(?:-|to|–)?\s?\d*(?:\.\d+)?\s?(?:mg|mcg|µg|μg|g|grams?|units?|mL|IU|milligrams?|micrograms?)\b"
@@ -81,11 +81,17 @@ ALSO_CUES: dict[str, re.Pattern[str]] = {
 REASON = re.compile(r"\b(can cause|may cause|caus(es|ed|ing) (serious|severe|fatal)|increase[sd]? the risk|risk of|"
                     r"malformations?|birth defects|neural tube|fetal (harm|toxicity|death)|death|profound hypotension|"
                     r"respiratory depression|life-threatening)\b", re.I)
+# The harm, most specific first, for the aspects whose "no" is about someone else: the fetus, the infant.
 REASON_FOR = {
-    "pregnancy": re.compile(r"\b(fetal|fetus|birth defects?|malformations?|neural tube|teratogen\w*|miscarriage)\b", re.I),
-    "breastfeeding": re.compile(r"\b(breastfed infants?|nursing infants?|in the infant|breast milk|infant)\b", re.I),
-    "children": re.compile(r"\b(infants?|neonates?|newborns?|kernicterus|children|pediatric)\b", re.I),
+    "pregnancy": (re.compile(r"\b(birth defects?|malformations?|neural tube|teratogen\w*|miscarriage)\b", re.I),
+                  re.compile(r"\b(fetal|fetus)\b", re.I)),
+    "breastfeeding": (re.compile(r"\b(breastfed infants?|nursing infants?|in the infant|breast milk)\b", re.I),
+                      re.compile(r"\binfants?\b", re.I)),
+    "children": (re.compile(r"\b(infants?|neonates?|newborns?|kernicterus|children|pediatric)\b", re.I),),
 }
+# A limit that holds only in a special case (another drug, an organ impairment, an age group).
+CONDITIONAL = re.compile(r"\b(when used (concomitantly|with)|concomitant\w*|in patients (with|who)|inhibitors?|"
+                         r"hepatic|renal|elderly|older than|poor metaboli\w*|pediatric|children)\b", re.I)
 # Dose questions need an amount in the answer, maximum-dose questions a limit with an amount.
 NEEDS_AMOUNT = {"dose", "max_dose"}
 # Instructions for an emergency never answer a question that is not one.
@@ -166,7 +172,7 @@ def frame_candidates(evidence: Evidence, frame: QuestionFrame, weights: TermWeig
             if frame.aspect in NEEDS_AMOUNT and not amount.search(sentence):
                 has_cue = False
             features = {"overlap": weights.coverage(own), "support": weights.coverage(own | context),
-                        "rank": rank_prior, "tier0": float(tier == 0), "tier1": float(tier == 1),
+                        "rank": rank_prior, "tier0": float(tier == 0), "tier1": float(tier in (1, LEAD_TIER)),
                         "cue": float(has_cue), "focus_document": float(in_focus_doc), "names_focus": float(names)}
             score = w.score(features)
             if plain:
@@ -196,7 +202,7 @@ def answers_frame(c: Candidate, frame: QuestionFrame) -> bool:
     the aspect needs (an amount for a dose)."""
     if frame.aspect in NEEDS_AMOUNT:
         return c.cue and ASPECT_CUES["dose"].search(c.text) is not None
-    return c.tier is not None or c.cue
+    return (c.tier is not None and c.tier < LEAD_TIER) or c.cue
 
 
 def _is_recommendation(c: Candidate) -> bool:
@@ -224,14 +230,16 @@ def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | N
         both = [c for c in pool if other_names(frame, names_by_concept, c.hit.document.id)
                 and names_focus(c.text, other_names(frame, names_by_concept, c.hit.document.id))]
         ranked = both + [c for c in ranked if c not in both]
-    if frame.aspect == "max_dose":  # a limit first: "do not exceed 40 mg" over "start at 20 mg"
-        limits = [c for c in ranked if ASPECT_CUES["max_dose"].search(c.text)]
+    if frame.aspect == "max_dose":  # a limit first ("do not exceed 40 mg" over "start at 20 mg"), the general one
+        limits = sorted((c for c in ranked if ASPECT_CUES["max_dose"].search(c.text)),  # before a special case's
+                        key=lambda c: CONDITIONAL.search(c.text) is not None)
         ranked = limits + [c for c in ranked if c not in limits]
     if frame.aspect in ("screening", "prevention"):
         age = question_age(frame)
         recommendations = sorted((c for c in pool if _is_recommendation(c)),
                                  key=lambda c: (not fits_population(c, frame, age),
-                                                c.hit.document.grade not in ("A", "B"), -c.score))
+                                                c.hit.document.grade not in ("A", "B"),
+                                                -((c.meaning or 0.0) + 0.25 * c.support)))
         ranked = recommendations + [c for c in ranked if c not in recommendations]
     chosen: list[Candidate] = [lead] if lead is not None else []
 
@@ -241,8 +249,8 @@ def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | N
     if not chosen and ranked:
         chosen.append(ranked[0])
     elif lead is not None and stance_no:  # a "no" is followed by why: the harm the source names
-        why = REASON_FOR.get(frame.aspect, REASON)
-        reason = next((c for c in pool if c.tier is not None and why.search(c.text) and adds(c)), None)
+        reason = next((c for why in REASON_FOR.get(frame.aspect, (REASON,)) for c in pool
+                       if c.tier is not None and why.search(c.text) and adds(c)), None)
         if reason is not None:
             chosen.append(reason)
     for aspect in frame.also:  # the second thing asked gets the second sentence

@@ -15,14 +15,21 @@ from functools import lru_cache
 
 from medora.retrieve.embeddings import Embedder, get_embedder
 
-QUESTION_MODEL = "minilm"  # the aspect classifier was trained on this model's question vectors
+ASPECT_MODEL = "minilm"  # the aspect classifier was trained on this model's question vectors
+SENTENCE_MODEL = "minilm-fast"  # the default embedder on int8 kernels: sentences and the question they answer
 CACHE_SENTENCES = 50_000
+SENTENCE_TOKENS = 64  # a statement is one sentence; longer list-sentences are read by their start
 
 
 @lru_cache(maxsize=1)
-def question_embedder() -> Embedder:
-    """The default embedder, loaded once per process (short inputs: sentences and questions)."""
-    return get_embedder(QUESTION_MODEL, max_tokens=128)
+def sentence_embedder() -> Embedder:
+    """The sentence model, loaded once per process."""
+    return get_embedder(SENTENCE_MODEL, max_tokens=SENTENCE_TOKENS)
+
+
+@lru_cache(maxsize=1)
+def aspect_embedder() -> Embedder:
+    return get_embedder(ASPECT_MODEL)
 
 
 class SentenceVectors:
@@ -36,7 +43,7 @@ class SentenceVectors:
     def vectors(self, texts: list[str]):
         import numpy as np
 
-        embedder = question_embedder()
+        embedder = sentence_embedder()
         keys = [hashlib.blake2b(t.encode("utf-8"), digest_size=16).digest() for t in texts]
         with self._lock:
             missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
@@ -58,7 +65,13 @@ _VECTORS = SentenceVectors()
 
 
 def question_vector(question: str):
-    return question_embedder().embed_query(question)
+    """The question's vector in the sentence model (compare with ``similarities``)."""
+    return sentence_embedder().embed_query(question)
+
+
+def aspect_vector(question: str):
+    """The question's vector in the aspect classifier's model."""
+    return aspect_embedder().embed_query(question)
 
 
 def similarities(question_vec, texts: list[str]) -> list[float]:

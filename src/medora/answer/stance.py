@@ -14,14 +14,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from medora.answer.anchor import names_focus
+from medora.answer.anchor import LEAD_TIER, STUDY_TYPES, names_focus
 from medora.answer.frame import QuestionFrame
 from medora.answer.evidence import Candidate
 from medora.answer.judgements import polarity
+from medora.answer.semantic import question_vector, similarities
 from medora.retrieve.query import stems
 from medora.retrieve.terms import TermWeights
 
 NOT_DIRECT = "The sources do not answer this yes-or-no question directly."
+CLOSE_IN_MEANING = 0.6  # a label sentence this close to the question speaks to it without sharing its rare words
 
 _LABEL_NO = re.compile(
     r"\b(contraindicated|do not (use|take|start|give|breast-?feed)|should not (be )?(used|taken|given|use|take|"
@@ -137,13 +139,16 @@ def _label(pool: list[Candidate], frame: QuestionFrame, names_by_concept: dict[i
     asked = specific_terms(weights, focus_words)  # "apomorphine", "nitroglycerin"
     found: list[tuple[float, Stance]] = []
     for c in pool:
-        if c.hit.document.doc_type != "drug label" or c.tier is None:
+        if c.hit.document.doc_type != "drug label" or c.tier is None or c.tier >= LEAD_TIER:
             continue
         others = tuple(n for d in drugs if c.hit.document.id not in d.doc_ids for n in names_by_concept.get(d.concept_id, ()))
         if len(drugs) > 1 and not others:
             continue  # the label of neither drug
         if not _about_frame(c, frame, others):
             continue
+        if asked and not others and not frame.population and not (asked & stems(c.text)) \
+                and (c.meaning is None or c.meaning < CLOSE_IN_MEANING):
+            continue  # "grapefruit": a stance on something the question did not ask about
         if _GENERIC_CONTRAINDICATION.search(c.text) and not allergy_asked and not (asked & stems(c.text)):
             continue  # allergy to the drug itself, unless the sentence also names what was asked about
         closeness = (c.meaning if c.meaning is not None else 0.0) + 0.5 * c.overlap - 0.1 * c.tier
@@ -153,7 +158,15 @@ def _label(pool: list[Candidate], frame: QuestionFrame, names_by_concept: dict[i
             found.append((closeness, Stance("no", c, "drug label: listed under contraindications")))
         elif _LABEL_YES.search(c.text) and not re.search(r"\bnot\b", c.text, re.I):
             found.append((closeness, Stance("yes", c, "drug label: " + _LABEL_YES.search(c.text).group(0).lower())))
-    return max(found, key=lambda f: f[0])[1] if found else None
+    if not found:
+        return None
+    # Sentences outside the meaning shortlist are scored now: the closest in meaning must win fairly.
+    unscored = [st.candidate for _, st in found if st.candidate.meaning is None]
+    if unscored:
+        for c, sim in zip(unscored, similarities(question_vector(frame.question), [c.text for c in unscored])):
+            c.meaning = sim
+        found = [(closeness + (st.candidate.meaning if st.candidate in unscored else 0.0), st) for closeness, st in found]
+    return max(found, key=lambda f: f[0])[1]
 
 
 def _inheritance(pool: list[Candidate], frame: QuestionFrame) -> Stance | None:
@@ -184,6 +197,13 @@ def take_stance(pool: list[Candidate], frame: QuestionFrame, names_by_concept: d
     """The verdict and the sentence it rests on (see the module docstring for the order)."""
     if frame.aspect in ("screening", "prevention") or not frame.drugs:
         found = _guideline(pool, frame)
+        if found:
+            return found
+    ranks = search_rank or {}
+    first = min(pool, key=lambda c: ranks.get(c.hit.passage.id, 99), default=None)
+    if (not frame.drugs and first is not None and ranks.get(first.hit.passage.id, 99) <= 3
+            and first.hit.document.doc_type in STUDY_TYPES):
+        found = _conclusion(pool, search_rank or {})  # a research question, answered by the study search ranks first
         if found:
             return found
     for step in (lambda: _label(pool, frame, names_by_concept, weights), lambda: _inheritance(pool, frame),
