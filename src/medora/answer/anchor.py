@@ -133,6 +133,7 @@ class Evidence:
     names: tuple[str, ...] = ()  # words that name the focus, lower-case
     names_by_concept: dict[int, tuple[str, ...]] = field(default_factory=dict)
     search_rank: dict[int, int] = field(default_factory=dict)  # passage id -> its rank in the search results
+    own_documents: set[int] = field(default_factory=set)  # the focus concepts' own documents (their labels, pages)
 
     def describe(self) -> str:
         return {
@@ -270,4 +271,4 @@ def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit],
     if not hits:
         return Evidence(hits=list(searched), scope="search results", search_rank=searched_rank)
     return Evidence(hits=hits, scope=scope, focus_documents=trusted, tiers=tiers, names=names,
-                    names_by_concept=by_concept, search_rank=searched_rank)
+                    names_by_concept=by_concept, search_rank=searched_rank, own_documents=set(documents))

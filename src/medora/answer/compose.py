@@ -317,7 +317,7 @@ def _compose(pool: list[Candidate], kind: QuestionKind, frame: QuestionFrame, ev
               if frame.yes_no else None)
     bottom = bottom_line(pool, frame, stance.candidate if stance else None,
                          stance_no=stance is not None and stance.verdict == "no",
-                         names_by_concept=evidence.names_by_concept)
+                         names_by_concept=evidence.names_by_concept, own_documents=evidence.own_documents)
     sections = _sections(pool, kind, settings.max_statements, prof.lead_sections, bottom)
     if prof.plain:
         best = pool[0].score if pool else 0.0

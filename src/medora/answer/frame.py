@@ -11,7 +11,7 @@ the bottom line must say, and whether a verdict is owed.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from medora.answer.aspect import (
@@ -162,11 +162,17 @@ def primary_first(question: str, concepts: list[ConceptMatch]) -> list[ConceptMa
 
 
 def _distinct(matches: list[ConceptMatch]) -> list[ConceptMatch]:
-    """One match per concept (its first mention), concepts with no document left out."""
+    """One match per concept (its first mention), concepts with no document left out, and one drug per
+    ingredient: "clopidogrel bisulfate" is clopidogrel when both are named by the same words."""
     seen: set[int] = set()
-    out = []
+    out: list[ConceptMatch] = []
     for m in matches:
-        if m.concept_id not in seen and m.doc_ids:
-            seen.add(m.concept_id)
-            out.append(m)
+        if m.concept_id in seen or not m.doc_ids:
+            continue
+        seen.add(m.concept_id)
+        same = next((o for o in out if o.kind == m.kind == "drug" and o.span == m.span), None)
+        if same is not None:  # one mention, two concepts (a salt's own label): keep both labels under one name
+            out[out.index(same)] = replace(same, doc_ids=tuple(dict.fromkeys(same.doc_ids + m.doc_ids)))
+            continue
+        out.append(m)
     return out

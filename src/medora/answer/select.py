@@ -197,9 +197,15 @@ def frame_candidates(evidence: Evidence, frame: QuestionFrame, weights: TermWeig
     return pool
 
 
+# A sentence that leans on the one before it ("It causes…", "They can form…") cannot open an answer.
+_LEANS_BACK = re.compile(r"^(it|they|this|these|that|those|he|she|its|their|such|both)\b", re.I)
+
+
 def answers_frame(c: Candidate, frame: QuestionFrame) -> bool:
-    """Whether a candidate can lead the bottom line: in a section that answers the aspect, carrying what
-    the aspect needs (an amount for a dose)."""
+    """Whether a candidate can lead the bottom line: a sentence that stands alone, in a section that answers
+    the aspect, carrying what the aspect needs (an amount for a dose)."""
+    if _LEANS_BACK.match(c.text):
+        return False
     if frame.aspect in NEEDS_AMOUNT:
         return c.cue and ASPECT_CUES["dose"].search(c.text) is not None
     return (c.tier is not None and c.tier < LEAD_TIER) or c.cue
@@ -217,7 +223,8 @@ def _same_topic(a: Candidate, b: Candidate) -> bool:
 
 def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | None,
                 max_words: int = 60, stance_no: bool = False,
-                names_by_concept: dict[int, tuple[str, ...]] | None = None) -> list[Candidate]:
+                names_by_concept: dict[int, tuple[str, ...]] | None = None,
+                own_documents: set[int] | None = None) -> list[Candidate]:
     """One or two sentences: ``lead`` (a stance) or the best candidate that answers the frame; then, for a
     question that asks two things, the best answer to the second, else the next best answer when it adds
     something and the two stay short.
@@ -226,6 +233,8 @@ def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | N
     """
     names_by_concept = names_by_concept or {}
     ranked = [c for c in pool if answers_frame(c, frame)] or pool
+    if own_documents:  # the focus's own label or page first: another label's table row about it is a special case
+        ranked = sorted(ranked, key=lambda c: c.hit.document.id not in own_documents)
     if len(frame.drugs) > 1:  # evidence about both drugs first: one label naming the other
         both = [c for c in pool if other_names(frame, names_by_concept, c.hit.document.id)
                 and names_focus(c.text, other_names(frame, names_by_concept, c.hit.document.id))]
@@ -249,8 +258,12 @@ def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | N
     if not chosen and ranked:
         chosen.append(ranked[0])
     elif lead is not None and stance_no:  # a "no" is followed by why: the harm the source names
+        def about_both(c: Candidate) -> bool:  # a two-drug question's reason names the other drug too
+            others = other_names(frame, names_by_concept, c.hit.document.id)
+            return len(frame.drugs) < 2 or (bool(others) and names_focus(c.text, others))
+
         reason = next((c for why in REASON_FOR.get(frame.aspect, (REASON,)) for c in pool
-                       if c.tier is not None and why.search(c.text) and adds(c)), None)
+                       if c.tier is not None and why.search(c.text) and adds(c) and about_both(c)), None)
         if reason is not None:
             chosen.append(reason)
     for aspect in frame.also:  # the second thing asked gets the second sentence
