@@ -23,7 +23,9 @@ from medora.library.sqlite_store import SQLiteStore
 from medora.models import Citation, Reference, Statement
 from medora.settings import Settings
 
-QUESTIONS = ["How is Graves disease treated?", "What are the symptoms of meningitis?", "How is asthma treated?",
+# (2026-12-06: "How is Graves disease treated?" left the set: its routed evidence is one page's treatment section,
+# quoted alike for every reader, so it no longer tests audience fitting; "What is Graves disease?" took its place.)
+QUESTIONS = ["What is Graves disease?", "What are the symptoms of meningitis?", "How is asthma treated?",
              "What is high blood pressure?", "How can I help my mother with Alzheimer's disease?"]
 
 
@@ -149,8 +151,8 @@ def test_caregiver_answers_are_framed_for_someone_caring_for_another(answers, fu
 
 
 def test_students_get_what_it_is_first_and_precise_definitions(answers):
-    student, clinician = answers[("How is Graves disease treated?", "student")], \
-        answers[("How is Graves disease treated?", "clinician")]
+    student, clinician = answers[("How is asthma treated?", "student")], \
+        answers[("How is asthma treated?", "clinician")]
     assert student.sections[0].key == "definition" and clinician.sections[0].key == "treatment"
     defined = {g.term: g.explanation for g in student.glossary}
     assert "autoimmune" in defined and "antigen" in defined["autoimmune"]  # the technical sense
@@ -159,7 +161,7 @@ def test_students_get_what_it_is_first_and_precise_definitions(answers):
 
 
 def test_patients_get_plain_explanations_and_other_names_from_the_sources(answers):
-    patient = answers[("How is Graves disease treated?", "patient")]
+    patient = answers[("What is Graves disease?", "patient")]
     entries = {g.term.lower(): g for g in patient.glossary}
     assert entries["hyperthyroidism"].explanation == "an overactive thyroid gland"
     named = [g for g in patient.glossary if g.source == "medquad"]

@@ -19,11 +19,13 @@ from medora.answer.frame import QuestionFrame
 from medora.library.store import LibraryStore
 from medora.models import Document, Passage, SearchHit
 from medora.retrieve.concepts import concept_index
+from medora.retrieve.query import stems
 
 MAX_FOCUS_DOCUMENTS = 12  # documents read per question beyond those search already found
 GUIDELINE_RANK = 3  # guideline passages search ranks this high always join the evidence
 # A study search ranks at the top answers a research question with its own conclusion.
 STUDY_TYPES = ("trial", "systematic review", "meta-analysis", "cohort", "case-control", "article")
+RESEARCH_TITLE_OVERLAP = 0.5  # word-stem Jaccard of question and a study's title
 MAX_TOPICS = 3  # guideline topics whose recommendations join a screening or prevention answer
 AUTHORITY_ASPECTS = ("screening", "prevention")  # where a guideline's recommendation leads the answer
 
@@ -48,9 +50,11 @@ _route("interaction", (("interactions", "contraindications"), r"drug interaction
 _route("contraindication", (("contraindications",), r"contraindications|do not use"),
        ((), r"boxed warning|warnings and precautions|^warnings"))
 _route("warnings", ((), r"boxed warning"), (("warnings",), r"warnings"))
+# OTC "Drug Facts" labels keep pregnancy and breastfeeding advice under Warnings: tier 1.
 _route("pregnancy", ((), r"pregnan|boxed warning|females and males of reproductive|teratogenic"),
-       ((), r"contraindications|specific populations|breast ?feeding"))
-_route("breastfeeding", ((), r"lactation|nursing mothers|breast ?feeding"), ((), r"specific populations|boxed warning"))
+       (("warnings",), r"contraindications|specific populations|breast ?feeding|^warnings"))
+_route("breastfeeding", ((), r"lactation|nursing mothers|breast ?feeding"),
+       (("warnings",), r"specific populations|boxed warning|^warnings"))
 _route("children", ((), r"pediatric|children"), (("contraindications", "dosage"), r"contraindications|dosage"))
 _route("older_adults", ((), r"geriatric|elderly|older"), (("dosage",), r"dosage"))
 _route("stopping", ((), r"discontinu|withdraw|taper|dosage and administration"), (("warnings",), r"warnings"))
@@ -113,6 +117,15 @@ def _authority_first(store: LibraryStore, frame: QuestionFrame, searched: list[S
             for i, h in enumerate(ordered)]
 
 
+def is_research_question(question: str, top: SearchHit) -> bool:
+    """The question is the research question of the study search ranked first (its title, nearly word for
+    word): that study answers it, not the pages about the concepts it names."""
+    if top.document.doc_type not in STUDY_TYPES:
+        return False
+    q, t = stems(question), stems(top.document.title)
+    return bool(q and t) and len(q & t) / len(q | t) >= RESEARCH_TITLE_OVERLAP
+
+
 def route_tier(aspect: str, passage: Passage) -> int | None:
     """0 when the passage's section answers ``aspect`` directly, 1 when it often does, else None."""
     heading = " › ".join(passage.section_path)
@@ -134,6 +147,7 @@ class Evidence:
     names_by_concept: dict[int, tuple[str, ...]] = field(default_factory=dict)
     search_rank: dict[int, int] = field(default_factory=dict)  # passage id -> its rank in the search results
     own_documents: set[int] = field(default_factory=set)  # the focus concepts' own documents (their labels, pages)
+    searched: list[SearchHit] = field(default_factory=list)  # the search results it was gathered from
 
     def describe(self) -> str:
         return {
@@ -187,12 +201,15 @@ def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit],
            lead_sections: tuple[str, ...] = ()) -> Evidence:
     """The evidence for ``frame``: aspect sections of the focus documents first, then search results
     about the focus; general search results only when the question names no known concept."""
+    if searched and is_research_question(frame.question, searched[0]):
+        return Evidence(hits=list(searched), scope="search results", search_rank={h.passage.id: h.rank for h in searched},
+                        searched=list(searched))
     focus_ids: list[int] = []
     for c in frame.focus:
         focus_ids.extend(d for d in c.doc_ids if d not in focus_ids)
     if not focus_ids:
         return Evidence(hits=_authority_first(store, frame, searched), scope="search results",
-                        search_rank={h.passage.id: h.rank for h in searched})
+                        search_rank={h.passage.id: h.rank for h in searched}, searched=list(searched))
     # Documents search already ranked come first, then the rest in index order.
     found = [h.document.id for h in searched if h.document.id in set(focus_ids)]
     ordered = list(dict.fromkeys(found + focus_ids))
@@ -219,7 +236,11 @@ def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit],
             if tier is not None:
                 routed.append((tier, searched_rank.get(p.id, 999), doc_rank[doc_id] * 1000 + p.ordinal, p))
             whole.append((searched_rank.get(p.id, 999), doc_rank[doc_id] * 1000 + p.ordinal, p))
+    # Another drug's label speaks about the focus drug only where the two meet (interactions); for any other
+    # aspect its sentence naming the focus ("drugs that raise carbamazepine levels include …") is about itself.
+    meet = frame.aspect in ("interaction", "contraindication") or len(frame.drugs) > 1
     about_focus = [h for h in searched if h.document.id not in documents
+                   and (meet or frame.focus_kind != "drug" or h.document.doc_type != "drug label")
                    and names_focus(h.document.title + " " + h.passage.text, names)]
     # Authority decides the lead for prevention and screening: a guideline search ranks near the top
     # joins the evidence even when its wording ("CVD") does not repeat the focus name ("heart attack").
@@ -269,6 +290,8 @@ def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit],
             for i, (p, d, score, sc) in enumerate(ordered_hits)]
     trusted = set(documents) | {h.document.id for h in guidelines}
     if not hits:
-        return Evidence(hits=list(searched), scope="search results", search_rank=searched_rank)
+        return Evidence(hits=list(searched), scope="search results", search_rank=searched_rank,
+                        searched=list(searched))
     return Evidence(hits=hits, scope=scope, focus_documents=trusted, tiers=tiers, names=names,
-                    names_by_concept=by_concept, search_rank=searched_rank, own_documents=set(documents))
+                    names_by_concept=by_concept, search_rank=searched_rank, own_documents=set(documents),
+                    searched=list(searched))

@@ -242,7 +242,9 @@ def answer_question(store: LibraryStore, question: str, settings: Settings, audi
         asked.notices.extend(base["live"].notices)
         clock.lap("live")
 
-    frame = frame_question(store, query, retrieval.question if "concepts" in settings.question_step_set else None)
+    # The aspect is read from what was asked now; a follow-up's focus comes from the thread (the rewritten query).
+    frame = frame_question(store, asked.search_text,
+                           retrieval.question if "concepts" in settings.question_step_set else None)
     base["frame"] = QuestionFrameView(**frame.as_dict())
     kind = plan_for(frame, kind)
     base["question_type"] = kind.kind
@@ -335,7 +337,7 @@ def _compose(pool: list[Candidate], kind: QuestionKind, frame: QuestionFrame, ev
                     references=cites.references, scores=scores, **base)
     if stance is not None:
         answer.verdict, answer.verdict_basis, answer.verdict_note = stance.verdict, stance.basis, stance.note
-    return _finish(answer, kind, evidence.hits, prof, evidence.names)
+    return _finish(answer, kind, evidence.searched or evidence.hits, prof, evidence.names)
 
 
 def _compose_generated(question: str, pool: list[Candidate], kind: QuestionKind, frame: QuestionFrame,

@@ -26,7 +26,7 @@ from medora.answer.evidence import (
 )
 from medora.answer.frame import QuestionFrame
 from medora.answer.semantic import similarities
-from medora.answer.stance import fits_population, question_age
+from medora.answer.stance import about_population, fits_population, question_age
 from medora.retrieve.query import stems
 from medora.retrieve.terms import TermWeights
 
@@ -83,7 +83,8 @@ REASON = re.compile(r"\b(can cause|may cause|caus(es|ed|ing) (serious|severe|fat
                     r"respiratory depression|life-threatening)\b", re.I)
 # The harm, most specific first, for the aspects whose "no" is about someone else: the fetus, the infant.
 REASON_FOR = {
-    "pregnancy": (re.compile(r"\b(birth defects?|malformations?|neural tube|teratogen\w*|miscarriage)\b", re.I),
+    "pregnancy": (re.compile(r"\b(birth defects?|malformations?|neural tube|teratogen\w*|miscarriage|unborn (child|baby))\b",
+                             re.I),
                   re.compile(r"\b(fetal|fetus)\b", re.I)),
     "breastfeeding": (re.compile(r"\b(breastfed infants?|nursing infants?|in the infant|breast milk)\b", re.I),
                       re.compile(r"\binfants?\b", re.I)),
@@ -198,7 +199,8 @@ def frame_candidates(evidence: Evidence, frame: QuestionFrame, weights: TermWeig
 
 
 # A sentence that leans on the one before it ("It causes…", "They can form…") cannot open an answer.
-_LEANS_BACK = re.compile(r"^(it|they|this|these|that|those|he|she|its|their|such|both)\b", re.I)
+_LEANS_BACK = re.compile(r"^(they|this|these|that|those|he|she|its|their|such|both)\b|"
+                         r"^it\b(?! (is|was|has been|may be|can be|should be|must be)\b)", re.I)  # not "It is important…"
 
 
 def answers_frame(c: Candidate, frame: QuestionFrame) -> bool:
@@ -281,5 +283,7 @@ def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | N
             continue
         if _is_recommendation(c) and not _same_topic(c, chosen[0]):
             continue  # another guideline topic's recommendation is no second half of this answer
+        if not about_population(c.text, frame):
+            continue  # a pregnancy question's second sentence speaks of pregnancy too
         chosen.append(c)
     return chosen

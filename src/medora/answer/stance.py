@@ -29,7 +29,7 @@ _LABEL_NO = re.compile(
     r"\b(contraindicated|do not (use|take|start|give|breast-?feed)|should not (be )?(used|taken|given|use|take|"
     r"breast-?feed)|is not recommended|are not recommended|not recommended (for|in|during|while)|"
     r"breast-?feeding is not recommended|avoid (use|using|concomitant|coadministration|breast-?feeding)|"
-    r"must not|can cause (fetal harm|birth defects|major congenital malformations)|"
+    r"must not|not to (use|take)|should not be (used|taken)|can cause (fetal harm|birth defects|major congenital malformations)|"
     r"(cause|causes) (fetal harm|birth defects|neural tube defects|major congenital malformations))\b", re.I)
 _LABEL_YES = re.compile(
     r"\b(screen (for|patients)|test (for|patients)|should be (screened|tested)|prior to (initiating|starting)|"
@@ -101,6 +101,15 @@ def _guideline(pool: list[Candidate], frame: QuestionFrame) -> Stance | None:
     if grade == "D" or against:
         return Stance("no", c, f"guideline recommendation against (USPSTF grade {grade})")
     return Stance("unclear", c, f"guideline: individual decision or insufficient evidence (USPSTF grade {grade})")
+
+
+def about_population(text: str, frame: QuestionFrame) -> bool:
+    """The text names the population a population question asks about (true when it asks about none)."""
+    return all(re.search(_POPULATION_WORDS[g], text, re.I) for g in frame.population if g in _POPULATION_WORDS
+               and frame.aspect in _POPULATION_ASPECTS)
+
+
+_POPULATION_ASPECTS = ("pregnancy", "breastfeeding", "children", "older_adults")
 
 
 def _about_frame(c: Candidate, frame: QuestionFrame, other_names: tuple[str, ...]) -> bool:
@@ -195,15 +204,15 @@ def _conclusion(pool: list[Candidate], search_rank: dict[int, int]) -> Stance | 
 def take_stance(pool: list[Candidate], frame: QuestionFrame, names_by_concept: dict[int, tuple[str, ...]],
                 weights: TermWeights | None = None, search_rank: dict[int, int] | None = None) -> Stance:
     """The verdict and the sentence it rests on (see the module docstring for the order)."""
-    if frame.aspect in ("screening", "prevention") or not frame.drugs:
-        found = _guideline(pool, frame)
-        if found:
-            return found
     ranks = search_rank or {}
     first = min(pool, key=lambda c: ranks.get(c.hit.passage.id, 99), default=None)
     if (not frame.drugs and first is not None and ranks.get(first.hit.passage.id, 99) <= 3
             and first.hit.document.doc_type in STUDY_TYPES):
-        found = _conclusion(pool, search_rank or {})  # a research question, answered by the study search ranks first
+        found = _conclusion(pool, ranks)  # a research question, answered by the study search ranks first
+        if found:
+            return found
+    if frame.aspect in ("screening", "prevention") or not frame.drugs:
+        found = _guideline(pool, frame)
         if found:
             return found
     for step in (lambda: _label(pool, frame, names_by_concept, weights), lambda: _inheritance(pool, frame),
