@@ -11,6 +11,8 @@ import hashlib
 import html
 import json
 import re
+import tarfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Protocol
@@ -245,3 +247,20 @@ def parse_xml(path: Path) -> etree._Element:
         raise ReaderError(str(path), f"malformed XML at line {line}, column {column}: {reason}") from None
     except OSError as exc:
         raise ReaderError(str(path), f"cannot open: {exc.strerror or exc}") from None
+
+
+def tar_members(path: Path, suffix: str) -> Iterator[tuple[str, bytes]]:
+    """(name, bytes) of every file member of a tarball whose name ends in ``suffix``, streamed in archive
+    order (never unpacked to disk); a member over ``MAX_FILE_BYTES`` or a corrupt archive is a ReaderError."""
+    try:
+        with tarfile.open(path, "r|*") as archive:
+            for member in archive:
+                if not member.isfile() or not member.name.lower().endswith(suffix):
+                    continue
+                if member.size > MAX_FILE_BYTES:
+                    raise ReaderError(str(path), f"{member.name}: member of {member.size} bytes is too large")
+                handle = archive.extractfile(member)
+                if handle is not None:
+                    yield member.name, handle.read()
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        raise ReaderError(str(path), f"corrupt or truncated tar archive ({exc})") from None

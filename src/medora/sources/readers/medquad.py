@@ -15,7 +15,6 @@ CancerGov files share a document id).
 from __future__ import annotations
 
 import re
-import tarfile
 import zlib
 from collections import Counter
 from pathlib import Path, PurePosixPath
@@ -25,6 +24,7 @@ from lxml import etree
 
 from medora.errors import ReaderError
 from medora.sources.readers.base import (
+    tar_members,
     MAX_FILE_BYTES,
     ParsedDocument,
     ParsedSection,
@@ -293,7 +293,7 @@ def _members(path: Path) -> Iterator[tuple[str, bytes]]:
             raise ReaderError(str(path), f"cannot open: {exc.strerror or exc}") from None
         yield path.name, data
     else:
-        yield from _tar_members(path)
+        yield from tar_members(path, ".xml")
 
 
 def _folder_members(folder: Path) -> Iterator[tuple[str, bytes]]:
@@ -306,21 +306,6 @@ def _folder_members(folder: Path) -> Iterator[tuple[str, bytes]]:
         except OSError as exc:
             raise ReaderError(str(files[name]), f"cannot open: {exc.strerror or exc}") from None
         yield name, data
-
-
-def _tar_members(path: Path) -> Iterator[tuple[str, bytes]]:
-    try:
-        with tarfile.open(path, "r|*") as archive:
-            for member in archive:
-                if not member.isfile() or not member.name.lower().endswith(".xml"):
-                    continue
-                if member.size > MAX_FILE_BYTES:
-                    raise ReaderError(str(path), f"{member.name}: member of {member.size} bytes is too large")
-                handle = archive.extractfile(member)
-                if handle is not None:
-                    yield member.name, handle.read()
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-        raise ReaderError(str(path), f"corrupt or truncated tar archive ({exc})") from None
 
 
 def _first_tar_member(head: bytes) -> str:

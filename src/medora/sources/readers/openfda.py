@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import json
 import re
-import tarfile
-import zlib
 from collections import Counter
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
@@ -33,6 +31,7 @@ from lxml import html as lxml_html
 
 from medora.errors import ReaderError
 from medora.sources.readers.base import (
+    tar_members,
     MAX_FILE_BYTES,
     ParsedDocument,
     ParsedSection,
@@ -619,22 +618,6 @@ COMMON_PROVENANCE = {
 # ---------------------------------------------------------------- files and tarballs
 
 
-def _json_members(path: Path) -> Iterator[tuple[str, bytes]]:
-    """(name, bytes) of every ``.json`` member of a tarball, streamed in archive order."""
-    try:
-        with tarfile.open(path, "r|*") as archive:
-            for member in archive:
-                if not member.isfile() or not member.name.lower().endswith(".json"):
-                    continue
-                if member.size > MAX_FILE_BYTES:
-                    raise ReaderError(str(path), f"{member.name}: member of {member.size} bytes is too large")
-                handle = archive.extractfile(member)
-                if handle is not None:
-                    yield member.name, handle.read()
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-        raise ReaderError(str(path), f"corrupt or truncated tar archive ({exc})") from None
-
-
 def _is_tar(path: Path) -> bool:
     return path.name.lower().endswith((".tar.gz", ".tgz", ".tar"))
 
@@ -660,7 +643,7 @@ def _file_items(path: Path) -> Iterator[tuple[str, bytes]]:
     """(name, bytes) of the JSON inputs in ``path``: the file itself, or a tarball's members."""
     check_file(path)
     if _is_tar(path):
-        yield from _json_members(path)
+        yield from tar_members(path, ".json")
     else:
         try:
             yield path.name, path.read_bytes()
