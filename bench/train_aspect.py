@@ -1,8 +1,8 @@
 """Train the question-aspect classifier shipped in ``src/medora/answer/data/aspect_model.npz``.
 
 Data: MedQuAD's typed questions (every folder, including the three whose answers were removed
-upstream: their questions and types are still there) and medicationqa-dev's typed consumer
-questions, each type mapped onto Medora's aspect taxonomy (``answer/aspect.py``). Features are
+upstream: their questions and types are still there), the same condition types in plain wordings
+around MedQuAD's foci (``PLAIN_WORDINGS``), and medicationqa-dev's typed consumer questions, each type mapped onto Medora's aspect taxonomy (``answer/aspect.py``). Features are
 the default embedder's question vectors; the model is a softmax regression fitted here with
 numpy (class-balanced, L2). MedicationQA is split by a hash of the question id: two thirds train,
 one third is held out and reported, as is a held-out fifth of the MedQuAD sample.
@@ -67,6 +67,32 @@ def medquad_questions(tarball: Path) -> list[tuple[str, str]]:
     return out
 
 
+# Plain wordings of the condition question types, so the model does not learn MedQuAD's templates alone
+# ("How to diagnose X ?") and miss how people write them ("How is X diagnosed?"); filled with MedQuAD foci.
+PLAIN_WORDINGS = {
+    "diagnosis": ("How is {x} diagnosed?", "What tests are used to diagnose {x}?"),
+    "treatment": ("How is {x} treated?", "What is the treatment for {x}?"),
+    "symptoms": ("What are the signs of {x}?", "How do I know if I have {x}?"),
+    "cause": ("Why do people get {x}?", "What is the cause of {x}?"),
+    "outlook": ("What is the prognosis of {x}?", "Can you recover from {x}?"),
+    "definition": ("What is {x}?", "Can you explain {x}?"),
+    "prevention": ("Can {x} be prevented?", "How do I avoid getting {x}?"),
+    "inheritance": ("Is {x} hereditary?", "Can {x} be passed from parent to child?"),
+    "risk": ("Who gets {x}?", "Am I at risk of {x}?"),
+    "frequency": ("How common is {x}?", "How many people have {x}?"),
+}
+
+
+def plain_wordings(tarball: Path, per_aspect: int, rng: random.Random) -> list[tuple[str, str]]:
+    foci = sorted({" ".join((f.text or "").split()) for member, data in _members(tarball) if member.endswith(".xml")
+                   and member.split("/")[0] not in DRUG_FOLDERS for f in etree.fromstring(data).iter("Focus")} - {""})
+    out = []
+    for aspect, templates in PLAIN_WORDINGS.items():
+        for focus in rng.sample(foci, per_aspect):
+            out.append((rng.choice(templates).format(x=focus), aspect))
+    return out
+
+
 def held_out(key: str, share: float) -> bool:
     return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < share
 
@@ -97,6 +123,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path,
                     default=Path(__file__).resolve().parents[1] / "src/medora/answer/data/aspect_model.npz")
     ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--plain-per-aspect", type=int, default=40, help="plain-worded questions per condition aspect")
     ap.add_argument("--lr", type=float, default=30.0)
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "medora" / "bench",
                     help="question vectors are kept here between runs")
@@ -117,6 +144,7 @@ def main() -> int:
         aspect = MEDICATIONQA_TYPES.get(row["question_type"])
         if aspect:
             mqa.append((row["id"], row["question"], aspect))
+    medquad += plain_wordings(args.shared / "sources/medquad/MedQuAD-577bd37.tar.gz", args.plain_per_aspect, rng)
     mq_train = [(t, a) for i, t, a in mqa if not held_out(i, 1 / 3)]
     mq_test = [(t, a) for i, t, a in mqa if held_out(i, 1 / 3)]
     mdq_test = [(t, a) for t, a in medquad if held_out(t, 0.2)]

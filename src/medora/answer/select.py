@@ -4,9 +4,10 @@ Every usable sentence of the anchored evidence is scored by features that each s
 how much of the question it shares (words, and meaning through the embedding model), whether
 its section answers the aspect (route tier), whether it carries what the aspect needs (a dose
 needs an amount, a side-effect question a list of reactions), whether it names the focus, the
-passage's rank — combined by weights fitted on data (``bench/fit_selection.py``: MedQuAD's own
-answer sentences against the other answers of the same document, and medicationqa-dev gold
-sentences). The bottom line is then the best sentence that answers the frame.
+passage's rank — combined by the weights in ``SelectionWeights``. They are set by hand, checked on
+the key-fact and MedicationQA dev sets; fitting them on data (MedQuAD's own answer sentences against
+the document's other answers, medicationqa-dev gold sentences) is not done yet. The bottom line is
+then the best sentence that answers the frame.
 """
 
 from __future__ import annotations
@@ -119,7 +120,8 @@ FEATURES = ("overlap", "support", "rank", "tier0", "tier1", "cue", "focus_docume
 
 @dataclass(frozen=True)
 class SelectionWeights:
-    """Weights of the sentence features (fitted by bench/fit_selection.py; see bench/RESULTS.md).
+    """Weights of the sentence features (set by hand, see the module docstring; each candidate keeps its
+    ``features`` so a fit can replace them).
 
     ``plain_source`` and the reading penalty are the audience's preference, not relevance, and stay
     as the plain-language work set them (bench/RESULTS.md, reading grade)."""
