@@ -217,6 +217,7 @@ def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit],
     documents = store.documents(chosen)
     by_concept = concept_names(frame, documents)
     lead_aspects = [_SECTION_ASPECT.get(k, k) for k in lead_sections if _SECTION_ASPECT.get(k, k) in ROUTES]
+    safety_asked = frame.yes_no and frame.focus_kind == "drug"
     names = tuple(sorted({n for ns in by_concept.values() for n in ns}, key=len, reverse=True))
     doc_rank = {doc_id: i for i, doc_id in enumerate(chosen)}
     searched_rank = {h.passage.id: h.rank for h in searched}
@@ -231,6 +232,8 @@ def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit],
             tier = route_tier(frame.aspect, p)
             if others and tier is None and names_focus(p.text, others):
                 tier = 1  # a two-drug question: wherever one label names the other drug
+            if tier is None and safety_asked and route_tier("contraindication", p) is not None:
+                tier = 1  # "is it safe / ok to give X?": the label's contraindications and warnings answer it
             if tier is None and any(route_tier(a, p) == 0 for a in lead_aspects):
                 tier = LEAD_TIER
             if tier is not None:

@@ -36,7 +36,8 @@ _FORMS: list[tuple[str, re.Pattern[str]]] = [
 # A concept is a drug when the index says so; these words mark a question about a medicine even when
 # the drug is unknown to the library (then the frame has an aspect but no anchored focus).
 _DRUG_WORDS = re.compile(r"\b(dose|dosage|mg|tablets?|pills?|capsules?|medicines?|medications?|drugs?|"
-                         r"prescri\w+|side[- ]?effects?|take|taking|took)\b", re.I)
+                         r"prescri\w+|side[- ]?effects?|take|taking|took|start(ing)?|stop(ping)?|switch\w*|give|"
+                         r"given|safe|ok|okay|allowed)\b", re.I)
 
 
 @dataclass(frozen=True)
