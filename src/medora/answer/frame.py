@@ -36,8 +36,10 @@ _FORMS: list[tuple[str, re.Pattern[str]]] = [
 # A concept is a drug when the index says so; these words mark a question about a medicine even when
 # the drug is unknown to the library (then the frame has an aspect but no anchored focus).
 _DRUG_WORDS = re.compile(r"\b(dose|dosage|mg|tablets?|pills?|capsules?|medicines?|medications?|drugs?|"
-                         r"prescri\w+|side[- ]?effects?|take|taking|took|start(ing)?|stop(ping)?|switch\w*|give|"
-                         r"given|safe|ok|okay|allowed)\b", re.I)
+                         r"prescri\w+|side[- ]?effects?|take|taking|took)\b", re.I)
+# With a named drug and a condition, these also make it a question about the drug ("stopping an MAOI
+# antidepressant before I can start Cymbalta", "ok to give ondansetron").
+_DRUG_ACTIONS = re.compile(r"\b(start(ing)?|stop(ping)?|switch\w*|give|given|safe|ok|okay|allowed)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -109,8 +111,8 @@ def _focus_kind(question: str, concepts: list[ConceptMatch]) -> str | None:
     if "drug" in kinds:
         # A drug and a condition: a drug question when it asks about taking, doses or effects of the drug
         # ("can I take ibuprofen with high blood pressure"), else a question about the condition.
-        return "drug" if _DRUG_WORDS.search(question) or len([c for c in concepts if c.kind == "drug"]) > 1 else \
-            "condition"
+        return "drug" if _DRUG_WORDS.search(question) or _DRUG_ACTIONS.search(question) \
+            or len([c for c in concepts if c.kind == "drug"]) > 1 else "condition"
     if kinds:
         return "condition"
     return "drug" if _DRUG_WORDS.search(question) else None

@@ -83,6 +83,8 @@ REASON = re.compile(r"\b(can cause|may cause|caus(es|ed|ing) (serious|severe|fat
                     r"malformations?|birth defects|neural tube|fetal (harm|toxicity|death)|death|profound hypotension|"
                     r"respiratory depression|life-threatening)\b", re.I)
 # The harm, most specific first, for the aspects whose "no" is about someone else: the fetus, the infant.
+CAUSES = re.compile(r"\b(can|may|will|could) (cause|lead to|result in|increase)|\bcaus(es|ed|ing)\b|\bincreases? the risk\b",
+                    re.I)
 REASON_FOR = {
     "pregnancy": (re.compile(r"\b(birth defects?|malformations?|neural tube|teratogen\w*|miscarriage|unborn (child|baby))\b",
                              re.I),
@@ -266,8 +268,12 @@ def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | N
             others = other_names(frame, names_by_concept, c.hit.document.id)
             return len(frame.drugs) < 2 or (bool(others) and names_focus(c.text, others))
 
-        reason = next((c for why in REASON_FOR.get(frame.aspect, (REASON,)) for c in pool
-                       if c.tier is not None and why.search(c.text) and adds(c) and about_both(c)), None)
+        # The most specific harm first; among those, a sentence that says it causes it ("can cause major
+        # congenital malformations") before one that only mentions it ("testing to detect neural tube defects").
+        reason = next((c for why in REASON_FOR.get(frame.aspect, (REASON,))
+                       for c in sorted(pool, key=lambda c: CAUSES.search(c.text) is None)
+                       if c.tier is not None and why.search(c.text) and adds(c) and about_both(c)
+                       and not (_is_recommendation(c) and not _same_topic(c, chosen[0]))), None)
         if reason is not None:
             chosen.append(reason)
     for aspect in frame.also:  # the second thing asked gets the second sentence
