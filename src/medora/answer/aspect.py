@@ -21,6 +21,7 @@ DRUG_ASPECTS = (
     "information", "dose", "max_dose", "how_to_take", "side_effects", "interaction", "contraindication",
     "warnings", "pregnancy", "breastfeeding", "children", "older_adults", "stopping", "overdose", "storage",
     "appearance", "ingredients", "mechanism", "indication", "comparison",
+    "prevention",  # "should I take aspirin to prevent …": a preventive medicine, where a guideline leads
 )
 CONDITION_ASPECTS = (
     "definition", "cause", "symptoms", "diagnosis", "treatment", "prevention", "screening", "outlook",

@@ -75,8 +75,9 @@ class QuestionFrame:
         """"citalopram · maximum dose" — what the answer says it is answering."""
         names = " + ".join(dict.fromkeys(c.preferred for c in self.focus)) or "your question"
         parts = [names, " and ".join(ASPECT_LABELS.get(a, a) for a in (self.aspect, *self.also))]
-        if self.population:
-            parts.append(", ".join(self.population))
+        shown = [p for p in self.population if p.replace(" ", "_") != self.aspect and p != ASPECT_LABELS.get(self.aspect)]
+        if shown:
+            parts.append(", ".join(shown))
         return " · ".join(parts)
 
     def as_dict(self) -> dict:

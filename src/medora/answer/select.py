@@ -99,11 +99,12 @@ CONDITIONAL = re.compile(r"\b(when used (concomitantly|with)|concomitant\w*|in p
 # Dose questions need an amount in the answer, maximum-dose questions a limit with an amount.
 NEEDS_AMOUNT = {"dose", "max_dose"}
 # Instructions for an emergency never answer a question that is not one.
-EMERGENCY_INSTRUCTION = re.compile(r"\b(call 911|call 9-1-1|emergency (room|department|services)|"
+EMERGENCY_INSTRUCTION = re.compile(r"\b(call(ing)? (911|9-1-1)|emergency (room|department|services)|"
                                    r"(chew|crush)\w* (or (chew|crush)\w* )?(an |one )?aspirin)\b", re.I)
 # Statement hygiene beyond ``usable_statement``: page furniture and label cross-references.
 _FURNITURE = re.compile(
     r"much of this information|orphanet|human phenotype ontology|frequency (of|in) (this|the) table|"
+    r"approximate number of patients|a frequency of \d+/\d+ means|the sign or symptom may be rare or common|"
     r"\bthis table\b|\bsee table\b|\[see\b|\(\s*\d+(\.\d+)*(\s*,\s*\d+(\.\d+)*)*\s*\)|\bsee (section|subsection)\b|"
     r"^(table|figure) \d|\bplease visit\b|\bfor more (specific )?information\b|\bvisit (the|our) [^.]*(website|page)", re.I)
 
@@ -273,7 +274,8 @@ def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | N
         reason = next((c for why in REASON_FOR.get(frame.aspect, (REASON,))
                        for c in sorted(pool, key=lambda c: CAUSES.search(c.text) is None)
                        if c.tier is not None and why.search(c.text) and adds(c) and about_both(c)
-                       and not (_is_recommendation(c) and not _same_topic(c, chosen[0]))), None)
+                       and (_same_topic(c, chosen[0]) if _is_recommendation(chosen[0]) else not _is_recommendation(c))),
+                      None)  # a guideline's "no" is explained by that guideline topic's own text
         if reason is not None:
             chosen.append(reason)
     for aspect in frame.also:  # the second thing asked gets the second sentence
