@@ -150,14 +150,6 @@ class Evidence:
     own_documents: set[int] = field(default_factory=set)  # the focus concepts' own documents (their labels, pages)
     searched: list[SearchHit] = field(default_factory=list)  # the search results it was gathered from
 
-    def describe(self) -> str:
-        return {
-            "focus sections": "the sections of the focus documents that answer this aspect",
-            "focus documents": "the focus documents as a whole (no section answers this aspect directly)",
-            "search results about the focus": "search results that name the focus",
-            "search results": "general search results (the question names nothing the library indexes)",
-        }[self.scope]
-
 
 def concept_names(frame: QuestionFrame, documents: dict[int, Document]) -> dict[int, tuple[str, ...]]:
     """Per focus concept, the lower-case names a sentence may use for it: as written, the matched and

@@ -42,19 +42,6 @@ ASPECT_LABELS = {
     "risk": "who is at risk", "frequency": "how common it is",
 }
 
-# The condition aspect closest to a drug aspect and back, when the focus turns out to be the other kind.
-_AS_CONDITION = {"information": "definition", "indication": "treatment", "how_to_take": "treatment",
-                 "dose": "treatment", "max_dose": "treatment", "mechanism": "definition",
-                 "side_effects": "treatment", "contraindication": "treatment", "warnings": "treatment",
-                 "interaction": "treatment", "stopping": "treatment", "overdose": "treatment",
-                 "comparison": "treatment", "storage": "treatment", "appearance": "definition",
-                 "ingredients": "definition", "pregnancy": "risk", "breastfeeding": "treatment",
-                 "children": "treatment", "older_adults": "treatment"}
-_AS_DRUG = {"definition": "information", "cause": "side_effects", "symptoms": "side_effects",
-            "diagnosis": "information", "treatment": "indication", "prevention": "indication",
-            "screening": "information", "outlook": "information", "inheritance": "information",
-            "risk": "warnings", "frequency": "information"}
-
 _RULES: list[tuple[str, re.Pattern[str]]] = [
     ("warnings", re.compile(r"\b(black[- ]?box|boxed) warning", re.I)),
     ("max_dose", re.compile(r"\b(max(imum)?|most|highest|upper limit|too much|safe limit)\b.{0,40}\b(dose|dosage|mg|"
@@ -193,12 +180,3 @@ def classify_aspect(question: str, focus_kind: str | None, embed: Callable[[str]
             if group in pop:
                 return AspectGuess(aspect, "rule", 1.0)
     return guess
-
-
-def for_focus_kind(aspect: str, focus_kind: str | None) -> str:
-    """``aspect`` moved to the closest aspect of the focus kind's taxonomy."""
-    if focus_kind == "condition" and aspect not in CONDITION_ASPECTS:
-        return _AS_CONDITION.get(aspect, "definition")
-    if focus_kind == "drug" and aspect not in DRUG_ASPECTS:
-        return _AS_DRUG.get(aspect, "information")
-    return aspect
