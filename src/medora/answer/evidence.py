@@ -1,11 +1,10 @@
-"""Evidence selection: from retrieved passages to scored candidate sentences.
+"""Candidate sentences and what every composer shares about them.
 
-Each sentence of the top passages is scored for the question (IDF-weighted term overlap),
-the passage's retrieval rank, and whether its section answers the kind of question asked.
-Sufficiency is judged separately: how much of the question's weighted terms the best
-passages cover at all. For patients and caregivers the composed answer is then fitted, as a
-whole, to Flesch-Kincaid grade 8 (``fit_reading_grade``) by swapping or dropping quotes, never
-by rewriting one.
+A ``Candidate`` is a sentence of a passage that could become a statement (``answer/select.py``
+scores them for the question frame); ``usable_statement`` says whether a sentence can stand alone,
+``evidence_coverage`` whether search found enough of the question at all. For patients and
+caregivers the composed answer is then fitted, as a whole, to Flesch-Kincaid grade 8
+(``fit_reading_grade``) by swapping or dropping quotes, never by rewriting one.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from medora.answer.sections import is_seek_care
 from medora.models import SearchHit
 from medora.retrieve.query import stems
 from medora.retrieve.terms import TermWeights
-from medora.retrieve.understand import SECTION_TYPE_TO_KEY, QuestionKind
+from medora.retrieve.understand import SECTION_TYPE_TO_KEY
 
 # Plain-language selection for patients and caregivers (see bench/RESULTS.md, answer quality).
 PLAIN_GRADE = 6.0
@@ -26,10 +25,8 @@ PLAIN_WORDS = 20
 GRADE_WEIGHT = 0.08
 WORD_WEIGHT = 0.01
 PENALTY_CAP = 0.6
-PLAIN_SOURCE_BONUS = 0.1
 PLAIN_MAX_GRADE = 14.0
 PLAIN_MAX_WORDS = 40
-CUE_BONUS = 0.15
 # Whole plain answers (issue #4: Flesch-Kincaid grade 8 or lower), never cut below this many statements.
 PLAIN_TARGET_GRADE = 8.0
 MIN_PLAIN_STATEMENTS = 3
@@ -135,43 +132,6 @@ def section_key_for(hit: SearchHit, sentence: str) -> str:
     if hit.document.doc_type in ("trial", "meta-analysis", "systematic review", "cohort", "article"):
         return "findings"
     return "background"
-
-
-def candidates(hits: list[SearchHit], weights: TermWeights, kind: QuestionKind, passages: int = 12,
-               plain: bool = False, cue: re.Pattern[str] | None = None) -> list[Candidate]:
-    """Score every usable sentence of the top ``passages`` hits.
-
-    ``plain`` (patients and caregivers) favours patient information and easy sentences and leaves
-    out run-on and very hard ones, unless nothing else is left to quote.
-    """
-    out: list[Candidate] = []
-    hard: list[Candidate] = []
-    for hit in hits[:passages]:
-        p = hit.passage
-        context = stems(hit.document.title + " " + " ".join(p.section_path))
-        section_match = SECTION_TYPE_TO_KEY.get(p.section_type or "") in kind.plan
-        primary_match = SECTION_TYPE_TO_KEY.get(p.section_type or "") == kind.primary
-        if kind.yes_no and p.section_type == "conclusions":
-            primary_match = True  # a yes/no question is answered by a study's conclusion
-        rank_prior = 1.0 / (1.0 + 0.25 * (hit.rank - 1))
-        for a, b in p.sentences:
-            a, b = trim_sentence(p.text, a, b)
-            sentence = p.text[a:b]
-            if not usable_statement(sentence):
-                continue
-            own = stems(sentence)
-            overlap = weights.coverage(own)
-            support = weights.coverage(own | context)
-            score = 0.4 * overlap + 0.2 * support + 0.3 * rank_prior
-            score += 0.25 if primary_match else (0.1 if section_match else 0.0)
-            if plain:
-                score += PLAIN_SOURCE_BONUS * (hit.document.doc_type == "patient information")
-                score -= readability_penalty(sentence)
-            if cue is not None and cue.search(sentence):
-                score += CUE_BONUS
-            c = Candidate(hit, a, b, sentence, section_key_for(hit, sentence), score, overlap, support)
-            (hard if plain and too_hard(sentence) else out).append(c)
-    return out or hard
 
 
 def too_hard(sentence: str) -> bool:
