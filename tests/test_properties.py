@@ -261,6 +261,10 @@ SUFFIX = {
     "html": ".html",
     "markdown": ".md",
     "text": ".txt",
+    "openfda": ".json",
+    "openfda-common": ".json",
+    "medlineplus": ".jsonl",
+    "medpix": ".json",
 }
 SPL = ("cough.xml", "no-title.xml", "viagra.xml", "lipitor-orig.xml", "humira.xml")
 PMC = ("1471-2180-11-174.nxml", "1472-6831-8-11.nxml", "pntd.0002065.nxml", "pone.0000217.nxml", "pone.0046493.nxml")
@@ -280,6 +284,10 @@ REAL = {
     "html": ("sources/dailymed-spl/cough.xml",),
     "markdown": ("sources/medquad/LICENSE.txt",),
     "text": ("sources/dailymed-spl/COPYING.txt",),
+    "openfda": ("sources/openfda-labels/openfda-labels-pharmgkb-2024-01-15.tar.gz",),
+    "openfda-common": ("sources/openfda-common/openfda-common-88-2026.tar.gz",),
+    "medlineplus": ("sources/medlineplus/medlineplus-health-topics-2024-06.jsonl",),
+    "medpix": ("sources/medpix/medpix-2.0-case-topic.json",),
 }
 TARBALL_PREFIX = 300_000  # reading the whole MedQuAD tarball takes too long for a property
 MAGIC = [

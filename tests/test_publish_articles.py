@@ -570,9 +570,10 @@ def test_diff_reports_added_removed_changed_and_re_cited_statements(lib):
     longer = next(b for a, b in passage.sentences if b > cite.end)  # same text, now also citing the next sentence
     re_cited.citations = [cite, Citation(ref=cite.ref, passage_id=cite.passage_id, document_id=cite.document_id,
                                          quote=passage.text[cite.end:longer], start=cite.end, end=longer)]
-    other = lib.answer("Who should not take sildenafil?")
-    added = next(s for s in other.statements() if s.text not in {t.text for t in answer.statements()})
+    other = lib.answer("What is the usual dose of LIPITOR?")
     numbers = {r.document_id: r.number for r in new.references}
+    added = next(s for s in other.statements() if s.text not in {t.text for t in answer.statements()}
+                 and s.citations[0].document_id in numbers)  # a statement from a source the article already cites
     added.citations[0].ref = numbers[added.citations[0].document_id]
     statements.append(added)
     lib.svc.revise(art.slug, new, editor, art.revision)
@@ -591,25 +592,30 @@ def test_diff_reports_added_removed_changed_and_re_cited_statements(lib):
 # ------------------------------------------------------------------------ staleness
 
 
-def _reword_list_sentence(lib: Lib) -> IngestReport:
+def _reword_cited_sentence(lib: Lib, answer: Answer) -> tuple[IngestReport, str, str]:
+    """Re-word, in the Lipitor label file, a sentence the answer quotes from it (one that stands once in the
+    file, as written); returns the re-ingestion report, the old and the new sentence."""
     label = lib.sources / "lipitor-orig.xml"
     text = label.read_text(encoding="utf-8")
-    assert text.count(LIST_SENTENCE) == 1
-    label.write_text(text.replace(LIST_SENTENCE, "Ask your doctor or pharmacist for a full list."), encoding="utf-8")
-    return lib.ingest(("lipitor-orig.xml",))
+    lipitor = lib.doc_id("LIPITOR")
+    old = next(st.text for st in answer.statements() if st.citations[0].document_id == lipitor
+               and len(st.text.split()) >= 6 and st.text.endswith(".") and text.count(st.text) == 1)
+    new = old[:-1] + ", as the label now says."
+    label.write_text(text.replace(old, new), encoding="utf-8")
+    return lib.ingest(("lipitor-orig.xml",)), old, new
 
 
 def test_a_changed_source_sends_approved_articles_back_to_review(lib):
     editor, reviewer, admin = lib.users["editor"], lib.users["reviewer"], lib.users["admin"]
     art = lib.under_review()
-    assert LIST_SENTENCE in [s.text for s in lib.svc.version(art.slug, admin).answer.statements()]
+    assert lib.doc_id("LIPITOR") in {s.document_id for s in lib.svc.version(art.slug, admin).sources}
     art = lib.svc.approve(art.slug, reviewer, art.revision)
     draft = lib.svc.create(lib.answer("What are the common side effects of LIPITOR?"), editor)
     unrelated = lib.under_review(lib.answer("What are the side effects of Triaminic night time cold and cough?"))
     assert lib.doc_id("LIPITOR") in {s.document_id for s in lib.svc.version(draft.slug, admin).sources}
     assert lib.doc_id("LIPITOR") not in {s.document_id for s in lib.svc.version(unrelated.slug, admin).sources}
 
-    report = _reword_list_sentence(lib)
+    report, old_sentence, new_sentence = _reword_cited_sentence(lib, lib.svc.version(art.slug, admin).answer)
     lipitor = lib.doc_id("LIPITOR")
     assert report.changed_document_ids == [lipitor]
     reopened = mark_stale_for_documents(lib.store, report.changed_document_ids, "re-ingested dailymed")
@@ -632,20 +638,19 @@ def test_a_changed_source_sends_approved_articles_back_to_review(lib):
     art = lib.svc.request_changes(art.slug, reviewer, now.revision, "Source changed; re-answer.")
     art = lib.svc.revise(art.slug, lib.answer(), editor, art.revision)
     diff = lib.svc.diff(art.slug, editor, 1, 2)
-    assert ("Ask your doctor or pharmacist for a full list.", LIST_SENTENCE) in \
-        [(e.new.text, e.old.text) for e in diff.of("changed")]
-    assert not [e for e in diff.of("removed") if e.old.text == LIST_SENTENCE]
+    assert (new_sentence, old_sentence) in [(e.new.text, e.old.text) for e in diff.of("changed")]
+    assert not [e for e in diff.of("removed") if e.old.text == old_sentence]
 
 
 def test_a_retired_source_reopens_articles_under_review_with_the_reason(lib):
     admin = lib.users["admin"]
     art = lib.under_review()
     cited = {s.document_id for s in lib.svc.version(art.slug, admin).sources}
-    viagra = lib.doc_id("VIAGRA")
-    assert viagra in cited
-    report = lib.ingest(("lipitor-orig.xml", "cough.xml"), prune=True)
-    assert report.retired_document_ids == [viagra]
+    lipitor = lib.doc_id("LIPITOR")  # the atorvastatin answer cites the Lipitor label (and, since issue 12, no other drug's)
+    assert lipitor in cited
+    report = lib.ingest(("viagra.xml", "cough.xml"), prune=True)
+    assert report.retired_document_ids == [lipitor]
     assert [a.slug for a in mark_stale_for_documents(lib.store, report.retired_document_ids)] == [art.slug]
     now = lib.svc.get(art.slug, admin)
     assert now.state == "under_review"
-    assert now.state_reason == "source 'VIAGRA® (sildenafil citrate) tablets, for oral use' retired"
+    assert now.state_reason == "source 'LIPITOR® (atorvastatin calcium) Tablets for oral administration' retired"

@@ -214,9 +214,10 @@ def test_unknown_source_name_lists_known_names() -> None:
 
 def test_registry_pins_match_the_real_files(shared_sources: Path) -> None:
     sources = list_sources()
-    assert [s.name for s in sources] == ["medquad", "uspstf", "pubmedqa", "dailymed", "pubmed", "pmc"]
+    assert [s.name for s in sources] == ["medquad", "uspstf", "pubmedqa", "dailymed", "pubmed", "pmc",
+                                         "openfda-labels", "openfda-common", "medlineplus", "medpix"]
     relpaths = [f.relpath for s in sources for f in s.files]
-    assert len(relpaths) == len(set(relpaths)) == 14
+    assert len(relpaths) == len(set(relpaths)) == 18
     for source in sources:
         assert source.format in READERS, source.name
         for file in source.files:

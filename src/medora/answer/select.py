@@ -25,9 +25,10 @@ from medora.answer.evidence import (
     trim_sentence,
     usable_statement,
 )
+from medora.answer.aspect import ASPECT_LABELS
 from medora.answer.frame import QuestionFrame
 from medora.answer.semantic import similarities
-from medora.answer.stance import about_population, fits_population, question_age
+from medora.answer.stance import about_population, fits_population, question_age, specific_terms
 from medora.retrieve.query import stems
 from medora.retrieve.terms import TermWeights
 
@@ -190,6 +191,10 @@ def frame_candidates(evidence: Evidence, frame: QuestionFrame, weights: TermWeig
                           max(features["support"], 0.5 * names), tier=tier, cue=has_cue, features=features)
             (hard if plain and too_hard(sentence) else scored).append(c)
     pool = scored or hard
+    if not evidence.names:  # no known focus: the question's rarest words stand in for it ("Triaminic")
+        rare = specific_terms(weights, stems(ASPECT_LABELS.get(frame.aspect, "")), share=0.8)  # not "side effects"
+        named = [c for c in pool if rare & (stems(c.text) | stems(c.hit.document.title + " " + " ".join(c.hit.passage.section_path)))]
+        pool = named or pool
     pool.sort(key=lambda c: -c.score)
     if question_vec is not None and pool:
         # Guideline recommendations are always scored by meaning: which one is about the question decides a verdict.
@@ -239,7 +244,8 @@ def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | N
     Authority decides the lead for screening and prevention: a guideline's recommendation comes first.
     """
     names_by_concept = names_by_concept or {}
-    ranked = [c for c in pool if answers_frame(c, frame)] or pool
+    ranked = ([c for c in pool if answers_frame(c, frame)] or [c for c in pool if not _LEANS_BACK.match(c.text)]
+              or pool)
     if own_documents:  # the focus's own label or page first: another label's table row about it is a special case
         ranked = sorted(ranked, key=lambda c: c.hit.document.id not in own_documents)
     if len(frame.drugs) > 1:  # evidence about both drugs first: one label naming the other

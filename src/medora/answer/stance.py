@@ -128,12 +128,13 @@ def _about_frame(c: Candidate, frame: QuestionFrame, other_names: tuple[str, ...
 _GENERIC_CONTRAINDICATION = re.compile(r"\b(hypersensitivity|allerg\w*|anaphyla\w*)\b", re.I)
 
 
-def specific_terms(weights: TermWeights | None, exclude: set[str]) -> set[str]:
-    """The question's rarest terms in this library (IDF at least half the rarest one's), ``exclude`` left out."""
+def specific_terms(weights: TermWeights | None, exclude: set[str], share: float = 0.5) -> set[str]:
+    """The question's rarest terms in this library (IDF at least ``share`` of the rarest one's), ``exclude``
+    left out."""
     if weights is None or not weights.weights:
         return set()
     top = max(weights.weights.values())
-    return {t for t, w in weights.weights.items() if w >= 0.5 * top and t not in exclude}
+    return {t for t, w in weights.weights.items() if w >= share * top and t not in exclude}
 
 
 def _label(pool: list[Candidate], frame: QuestionFrame, names_by_concept: dict[int, tuple[str, ...]],
