@@ -191,9 +191,10 @@ def frame_candidates(evidence: Evidence, frame: QuestionFrame, weights: TermWeig
                           max(features["support"], 0.5 * names), tier=tier, cue=has_cue, features=features)
             (hard if plain and too_hard(sentence) else scored).append(c)
     pool = scored or hard
-    if not evidence.names:  # no known focus: the question's rarest words stand in for it ("Triaminic")
+    if not evidence.names:  # no known focus: a rare question word that titles a document stands in ("Triaminic")
         rare = specific_terms(weights, stems(ASPECT_LABELS.get(frame.aspect, "")), share=0.8)  # not "side effects"
-        named = [c for c in pool if rare & (stems(c.text) | stems(c.hit.document.title + " " + " ".join(c.hit.passage.section_path)))]
+        titled = {t for t in rare if any(t in stems(h.document.title) for h in evidence.hits[:MAX_PASSAGES])}
+        named = [c for c in pool if titled & (stems(c.text) | stems(c.hit.document.title))]
         pool = named or pool
     pool.sort(key=lambda c: -c.score)
     if question_vec is not None and pool:
