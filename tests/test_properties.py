@@ -439,13 +439,16 @@ def _replaced(value: Any, steps: list[int], new: Any) -> Any:
 
 @cache
 def _parsed_json(shared: Path, key: str) -> Any:
-    """A slice of the real JSON: 20 JSON Lines records, 20 PubMedQA PMIDs, 8 USPSTF recommendations and their topics."""
+    """A slice of the real JSON: 20 JSON Lines records, 20 PubMedQA PMIDs, 20 MedPix cases, 8 USPSTF
+    recommendations and their topics."""
     blob = _real(shared, key)
     if key.endswith(".jsonl"):
         return [json.loads(line) for line in blob.splitlines()[:20]]
     data = json.loads(blob)
     if key.endswith("ori_pqal.json"):
         return dict(list(data.items())[:20])
+    if isinstance(data, list):  # MedPix: a list of cases
+        return data[:20]
     specific = data["specificRecommendations"][:8]
     topics = {str(rec["general"]) for rec in specific}
     general = {k: v for k, v in data["generalRecommendations"].items() if k in topics}

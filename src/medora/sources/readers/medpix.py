@@ -82,10 +82,15 @@ def case_document(case: Any) -> ParsedDocument:
             "category": str(topic.get("Category") or "").strip() or None,
             "keywords": _text(topic.get("Keywords")) or None,
             "diagnosis_by": _text(info.get("Diagnosis By")) or None,
-            "image_ids": [str(i) for key in ("TAC", "MRI") for i in (case.get(key) or []) if isinstance(i, str)],
+            "image_ids": [str(i) for key in ("TAC", "MRI") for i in _list(case.get(key)) if isinstance(i, str)],
             "teaching_case": True,
         },
     )
+
+
+def _list(value: object) -> list:
+    """``value`` when it is a list, else nothing (an edited or damaged record must not stop the file)."""
+    return value if isinstance(value, list) else []
 
 
 class MedPixReader:
