@@ -1,4 +1,7 @@
-"""Compose an answer article: safety checks, retrieval, sufficiency, selection, citation, judgements.
+"""Compose an answer article, one step after another: safety, retrieval, the question frame
+(``answer/frame.py``), evidence anchored to it (``answer/anchor.py``), sentence selection
+(``answer/select.py``), the bottom line and its stance (``answer/stance.py``), sections, citations
+and judgements.
 
 Extractive by default: every statement is a sentence (light trim only) of the passage it cites,
 with the exact quote and its offsets, so no statement can say what its source does not. With a
@@ -269,8 +272,11 @@ def answer_question(store: LibraryStore, question: str, settings: Settings, audi
                                 emergency=asked.emergency is not None)
         clock.lap("select")
         generator = generator or settings.generator
-        answer = (_compose_generated(asked.text, pool, planned, frame, evidence, settings, prof, scores, base,
-                                     generator) if generator else _compose(pool, planned, frame, evidence, settings, prof, scores, base, weights))
+        if generator:
+            answer = _compose_generated(asked.text, pool, planned, frame, evidence, settings, prof, scores, base,
+                                        generator)
+        else:
+            answer = _compose(pool, planned, frame, evidence, settings, prof, scores, base, weights)
         clock.lap("compose")
         if not answer.statements():  # the passages matched, yet no sentence of them answers: never an empty answer
             answer = _insufficient(retrieval.hits, scores, base)
