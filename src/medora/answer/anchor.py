@@ -146,9 +146,13 @@ class Evidence:
     tiers: dict[int, int] = field(default_factory=dict)  # passage id -> route tier
     names: tuple[str, ...] = ()  # words that name the focus, lower-case
     names_by_concept: dict[int, tuple[str, ...]] = field(default_factory=dict)
-    search_rank: dict[int, int] = field(default_factory=dict)  # passage id -> its rank in the search results
     own_documents: set[int] = field(default_factory=set)  # the focus concepts' own documents (their labels, pages)
     searched: list[SearchHit] = field(default_factory=list)  # the search results it was gathered from
+
+    @property
+    def search_rank(self) -> dict[int, int]:
+        """Passage id -> its rank in the search results."""
+        return {h.passage.id: h.rank for h in self.searched}
 
 
 def concept_names(frame: QuestionFrame, documents: dict[int, Document]) -> dict[int, tuple[str, ...]]:
@@ -195,14 +199,13 @@ def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit],
     """The evidence for ``frame``: aspect sections of the focus documents first, then search results
     about the focus; general search results only when the question names no known concept."""
     if searched and is_research_question(frame.question, searched[0]):
-        return Evidence(hits=list(searched), scope="search results", search_rank={h.passage.id: h.rank for h in searched},
-                        searched=list(searched))
+        return Evidence(hits=list(searched), scope="search results", searched=list(searched))
     focus_ids: list[int] = []
     for c in frame.focus:
         focus_ids.extend(d for d in c.doc_ids if d not in focus_ids)
     if not focus_ids:
         return Evidence(hits=_authority_first(store, frame, searched), scope="search results",
-                        search_rank={h.passage.id: h.rank for h in searched}, searched=list(searched))
+                        searched=list(searched))
     # Documents search already ranked come first, then the rest in index order.
     found = [h.document.id for h in searched if h.document.id in set(focus_ids)]
     ordered = list(dict.fromkeys(found + focus_ids))
@@ -286,8 +289,7 @@ def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit],
             for i, (p, d, score, sc) in enumerate(ordered_hits)]
     trusted = set(documents) | {h.document.id for h in guidelines}
     if not hits:
-        return Evidence(hits=list(searched), scope="search results", search_rank=searched_rank,
-                        searched=list(searched))
+        return Evidence(hits=list(searched), scope="search results", searched=list(searched))
     return Evidence(hits=hits, scope=scope, focus_documents=trusted, tiers=tiers, names=names,
-                    names_by_concept=by_concept, search_rank=searched_rank, own_documents=set(documents),
+                    names_by_concept=by_concept, own_documents=set(documents),
                     searched=list(searched))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from medora.answer.anchor import names_focus
 from medora.models import Difference, Reference, Statement
 from medora.retrieve.query import stems
 
@@ -81,7 +82,7 @@ def differences(statements: list[Statement], topic_overlap: float = 0.4,
     out: list[Difference] = []
     seen_refs: set[tuple[int, int]] = set()
     info = [(i, s, stems(s.text), polarity(s.text), s.citations[0].ref) for i, s in enumerate(statements)
-            if s.citations and (not focus or _names_any(s.text, focus))]
+            if s.citations and (not focus or names_focus(s.text, focus))]
     for a in range(len(info)):
         for b in range(a + 1, len(info)):
             i, _, st1, p1, r1 = info[a]
@@ -99,7 +100,3 @@ def differences(statements: list[Statement], topic_overlap: float = 0.4,
                      "read both before relying on either."))
     return out
 
-
-def _names_any(text: str, names: tuple[str, ...]) -> bool:
-    low = text.lower()
-    return any(re.search(r"(?<!\w)" + re.escape(n) + r"(?!\w)", low) for n in names)
