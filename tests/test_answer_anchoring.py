@@ -76,12 +76,9 @@ def test_an_unanswered_yes_no_question_says_so_instead_of_guessing(ask):
     # The labels in the library say nothing about grapefruit for this drug: no "yes" or "no" read off
     # an unrelated sentence.
     answer = ask("Can I drink grapefruit juice while taking ondansetron?")
-    if answer.status == "answered":
-        assert answer.verdict in ("unclear", "no")
-        if answer.verdict == "no":
-            assert re.search(r"grapefruit", answer.bottom_line[0].text, re.I)
-        else:
-            assert answer.verdict_note
+    assert answer.status == "answered" and answer.verdict == "unclear"  # measured: no label sentence names grapefruit
+    assert answer.verdict_note == "The sources do not answer this yes-or-no question directly."
+    assert answer.verdict_basis == "no source sentence takes a stance on the question"
 
 
 def test_the_frame_is_shown_to_the_reader(ask):
