@@ -181,6 +181,15 @@ def with_guidelines(retriever: Retriever, query: str, hits: list[SearchHit], k: 
 GUIDELINE_PREFERENCE = 0.5
 
 
+def anchor_evidence(store: LibraryStore, retriever: Retriever, frame: QuestionFrame, query: str,
+                    hits: list[SearchHit], settings: Settings, prof: AudienceProfile) -> Evidence:
+    """Step 4: the evidence anchored to the frame (for screening and prevention, with the guideline
+    passages a guideline-preferring search finds)."""
+    if frame.aspect in AUTHORITY_ASPECTS:
+        hits = with_guidelines(retriever, query, hits, settings.top_k, prof.source_preference)
+    return gather(store, frame, hits, prof.lead_sections)
+
+
 class _Clock:
     """Milliseconds per step, for the answer's ``timings_ms``."""
 
@@ -253,10 +262,7 @@ def answer_question(store: LibraryStore, question: str, settings: Settings, audi
     base["question_type"] = kind.kind
     clock.lap("frame")
 
-    searched = retrieval.hits
-    if frame.aspect in AUTHORITY_ASPECTS:
-        searched = with_guidelines(retriever, query, searched, settings.top_k, prof.source_preference)
-    evidence = gather(store, frame, searched, prof.lead_sections)
+    evidence = anchor_evidence(store, retriever, frame, query, retrieval.hits, settings, prof)
     base["evidence_scope"] = evidence.scope
     coverage = evidence_coverage(retrieval.hits, weights)  # what search found, before anchoring reorders it
     scores = {"evidence_coverage": round(coverage, 4), "threshold": settings.min_evidence}

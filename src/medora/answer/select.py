@@ -4,16 +4,17 @@ Every usable sentence of the anchored evidence is scored by features that each s
 how much of the question it shares (words, and meaning through the embedding model), whether
 its section answers the aspect (route tier), whether it carries what the aspect needs (a dose
 needs an amount, a side-effect question a list of reactions), whether it names the focus, the
-passage's rank — combined by the weights in ``SelectionWeights``. They are set by hand, checked on
-the key-fact and MedicationQA dev sets; fitting them on data (MedQuAD's own answer sentences against
-the document's other answers, medicationqa-dev gold sentences) is not done yet. The bottom line is
-then the best sentence that answers the frame.
+passage's rank — combined by the weights in ``SelectionWeights``, fitted on data by
+``bench/fit_selection.py`` (MedQuAD questions' own answer sentences against the other candidates,
+medicationqa-dev gold sentences). The bottom line is then the best sentence that answers the frame.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from medora.answer.anchor import LEAD_TIER, Evidence, names_focus, other_names
 from medora.answer.evidence import (
@@ -122,23 +123,41 @@ def is_table(section_path: list[str]) -> bool:
 FEATURES = ("overlap", "support", "rank", "tier0", "tier1", "cue", "focus_document", "names_focus", "meaning")
 
 
+# The hand-set weights the fit started from (and is compared with in bench/RESULTS.md).
+HAND_WEIGHTS = {"overlap": 0.45, "support": 0.10, "rank": 0.15, "tier0": 0.40, "tier1": 0.15, "cue": 0.25,
+                "focus_document": 0.10, "names_focus": 0.20, "meaning": 0.90}
+FITTED_WEIGHTS_FILE = Path(__file__).parent / "data" / "selection_weights.json"
+
+
+def _fitted_weights() -> dict[str, float]:
+    """The weights ``bench/fit_selection.py`` fitted (the hand weights where the file lacks one)."""
+    try:
+        fitted = json.loads(FITTED_WEIGHTS_FILE.read_text(encoding="utf-8"))["fitted"]
+    except (OSError, ValueError, KeyError):
+        return dict(HAND_WEIGHTS)
+    return {name: float(fitted.get(name, HAND_WEIGHTS[name])) for name in FEATURES}
+
+
+_W = _fitted_weights()
+
+
 @dataclass(frozen=True)
 class SelectionWeights:
-    """Weights of the sentence features (set by hand, see the module docstring; each candidate keeps its
-    ``features`` so a fit can replace them).
+    """Weights of the sentence features, fitted on MedQuAD own-answer sentences and MedicationQA gold
+    sentences by ``bench/fit_selection.py`` (stored in ``data/selection_weights.json``).
 
     ``plain_source`` and the reading penalty are the audience's preference, not relevance, and stay
     as the plain-language work set them (bench/RESULTS.md, reading grade)."""
 
-    overlap: float = 0.45
-    support: float = 0.10
-    rank: float = 0.15
-    tier0: float = 0.40
-    tier1: float = 0.15
-    cue: float = 0.25
-    focus_document: float = 0.10
-    names_focus: float = 0.20
-    meaning: float = 0.90
+    overlap: float = _W["overlap"]
+    support: float = _W["support"]
+    rank: float = _W["rank"]
+    tier0: float = _W["tier0"]
+    tier1: float = _W["tier1"]
+    cue: float = _W["cue"]
+    focus_document: float = _W["focus_document"]
+    names_focus: float = _W["names_focus"]
+    meaning: float = _W["meaning"]
     plain_source: float = 0.10
 
     def score(self, features: dict[str, float]) -> float:
