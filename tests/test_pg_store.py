@@ -15,7 +15,7 @@ from test_library_store import ListReader, doc
 from medora.errors import LibraryError
 from medora.library import pg_store
 from medora.library.chunking import chunk_document
-from medora.library.ingest import Ingestor
+from medora.library.ingest import Ingestor, file_digest
 from medora.library.migrate import migrate_library, pg_digests, sqlite_digests
 from medora.library.open import open_store
 from medora.library.pg_store import (
@@ -290,7 +290,8 @@ def test_reingesting_unchanged_files_writes_nothing(libraries, shared_sources, t
     report = Ingestor(pg, Source(name="dailymed")).run([(f, make_reader(known.format)) for f in files], prune=True)
     assert (report.added, report.updated, report.unchanged, report.retired, report.passages_written) == (0, 0, 5, 0, 0)
     source_id = next(i for i, in pg.conn.execute("SELECT id FROM sources WHERE name = 'dailymed'"))
-    assert pg.file_record(source_id, str(files[0].resolve()))[0] == hashlib.sha256(files[0].read_bytes()).hexdigest()
+    assert pg.file_record(source_id, str(files[0].resolve()))[0] == file_digest(  # sha256 + reader name and version
+        hashlib.sha256(files[0].read_bytes()).hexdigest(), make_reader(known.format))
 
 
 @pytest.mark.parametrize("question, title", [

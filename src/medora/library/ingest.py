@@ -1,7 +1,9 @@
 """Ingestion: read files with their readers, chunk documents, and write them to the library.
 
-Content-addressed and idempotent: a document whose content hash is already stored is skipped
-before chunking; a changed one replaces its passages and bumps its version; with ``prune``,
+Content-addressed and idempotent: a file fully read before by the same reader at the same version
+(its record holds the file's sha256, the reader's name and version) is skipped unread; a document
+whose content hash is already stored is skipped before chunking; a changed one replaces its
+passages and bumps its version; with ``prune``,
 documents of the source not seen in a complete run are retired. Writes go in batches, one
 transaction each, so an interrupted run loses at most the batch in flight and the next run
 resumes where it stopped (everything already stored is skipped as unchanged). A reader
@@ -23,7 +25,7 @@ from medora.errors import MedoraError, ReaderError
 from medora.library.chunking import Chunk, chunk_document
 from medora.library.store import DocWrite, LibraryStore
 from medora.models import Source
-from medora.sources.readers.base import ParsedDocument, Reader, Skipped
+from medora.sources.readers.base import ParsedDocument, Reader, Skipped, reader_version
 
 BATCH_DOCUMENTS = 500
 BATCH_PASSAGES = 4000
@@ -88,12 +90,12 @@ FileItems = Iterable[ParsedDocument | ChunkedDocument | Skipped]
 class ReaderBackend(Protocol):
     """Reads files ahead of the driver, elsewhere; yields (path, reader, items or None) in input order.
 
-    ``wanted(path)`` is False for a file the driver will most likely skip unread; such files (and
-    those without a reader) come back with None and the driver reads them itself if it must.
+    ``wanted(path, reader)`` is False for a file the driver will most likely skip unread; such files
+    (and those without a reader) come back with None and the driver reads them itself if it must.
     """
 
     def read(self, inputs: Iterable[tuple[Path, Reader | None]],
-             wanted: Callable[[Path], bool]) -> Iterator[tuple[Path, Reader | None, FileItems | None]]: ...
+             wanted: Callable[[Path, Reader], bool]) -> Iterator[tuple[Path, Reader | None, FileItems | None]]: ...
 
 
 def rejection(path: Path, reader: Reader, exc: Exception) -> tuple[str, str]:
@@ -103,6 +105,15 @@ def rejection(path: Path, reader: Reader, exc: Exception) -> tuple[str, str]:
     if isinstance(exc, MedoraError):
         return str(path), str(exc)
     return str(path), " ".join(f"{reader.name} reader could not read it ({type(exc).__name__}: {exc})".split())
+
+
+def file_digest(sha256: str, reader: Reader) -> str:
+    """What a file's record holds: the file's sha256 and the reader (name and version) that read it.
+
+    A file is skipped unread only when this is unchanged, so a reader whose output changed (its
+    ``version`` bumped) reads its files again. Stored in the records' ``sha256`` column as it is.
+    """
+    return f"{sha256}:{reader.name}@{reader_version(reader)}"
 
 
 def _file_key(path: Path) -> tuple[str, str | None]:
@@ -177,14 +188,19 @@ class Ingestor:
             self._file_keys[path] = _file_key(path)
         return self._file_keys[path]
 
-    def _may_read(self, path: Path) -> bool:
-        """False when ``path`` was fully ingested before with the same digest (it will be skipped)."""
-        key, digest = self._key(path)
+    def _digest(self, path: Path, reader: Reader) -> tuple[str, str | None]:
+        """(key, digest recorded for ``path`` read by ``reader``); no digest when there is no file to hash."""
+        key, sha256 = self._key(path)
+        return key, None if sha256 is None else file_digest(sha256, reader)
+
+    def _may_read(self, path: Path, reader: Reader) -> bool:
+        """False when ``path`` was fully ingested before with the same digest and reader (it will be skipped)."""
+        key, digest = self._digest(path, reader)
         record = self.store.file_record(self.source_id, key) if digest is not None else None
         return record is None or record[0] != digest
 
     def _read_file(self, path: Path, reader: Reader, items: FileItems | None = None) -> None:
-        key, digest = self._key(path)
+        key, digest = self._digest(path, reader)
         if digest is not None and self._skip_unchanged_file(key, digest):
             return
         skipped: Counter = Counter()
@@ -205,7 +221,8 @@ class Ingestor:
             self.report.rejected.append(rejection(path, reader, exc))
 
     def _skip_unchanged_file(self, key: str, digest: str) -> bool:
-        """True (and the file's documents counted unchanged) when this exact file was fully ingested before."""
+        """True (and the file's documents counted unchanged) when this exact file was fully ingested before
+        by the same reader at the same version."""
         record = self.store.file_record(self.source_id, key)
         if record is None or record[0] != digest:
             return False

@@ -65,7 +65,8 @@ def read_file(path: Path, reader: Reader) -> FileRead:
 class InProcess:
     """No workers: the driver reads every file itself."""
 
-    def read(self, inputs: Iterable[tuple[Path, Reader | None]], wanted: Callable[[Path], bool]) -> Iterator[Planned]:
+    def read(self, inputs: Iterable[tuple[Path, Reader | None]],
+             wanted: Callable[[Path, Reader], bool]) -> Iterator[Planned]:
         return ((path, reader, None) for path, reader in inputs)
 
     def close(self) -> None:
@@ -77,10 +78,11 @@ class _ReadAhead:
 
     window: int
 
-    def read(self, inputs: Iterable[tuple[Path, Reader | None]], wanted: Callable[[Path], bool]) -> Iterator[Planned]:
+    def read(self, inputs: Iterable[tuple[Path, Reader | None]],
+             wanted: Callable[[Path, Reader], bool]) -> Iterator[Planned]:
         self._pending: deque[tuple[Path, Reader | None, Any]] = deque()
         for path, reader in inputs:
-            job = self._submit(path, reader) if reader is not None and wanted(path) else None
+            job = self._submit(path, reader) if reader is not None and wanted(path, reader) else None
             self._pending.append((path, reader, job))
             while self._pending and (self._pending[0][2] is None or len(self._pending) > self.window):
                 yield self._next()

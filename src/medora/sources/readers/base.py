@@ -129,7 +129,13 @@ class Skipped:
 
 
 class Reader(Protocol):
-    """A reader for one format. ``sniff`` decides cheaply whether it applies; ``read`` parses."""
+    """A reader for one format. ``sniff`` decides cheaply whether it applies; ``read`` parses.
+
+    A reader may declare ``version`` (an int class attribute; :func:`reader_version` reads it, 1
+    when absent). Whoever changes what a reader produces from the same file bumps it: ingestion
+    keys a file's "already read" record by file digest, reader name and version, so a library
+    re-reads the files of a changed reader (documents whose content did not change stay as they are).
+    """
 
     name: str
 
@@ -140,6 +146,18 @@ class Reader(Protocol):
     def read(self, path: Path) -> Iterator[ParsedDocument | Skipped]:
         """Yield documents (and Skipped markers). Raise ReaderError for an unreadable file."""
         ...
+
+
+DEFAULT_READER_VERSION = 1
+
+
+def reader_version(reader: object) -> int:
+    """The version of what ``reader`` produces: its ``version`` attribute, or 1 when it declares none."""
+    version = getattr(reader, "version", DEFAULT_READER_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise TypeError(f"reader {getattr(reader, 'name', reader)!r} has version {version!r}; a reader version is "
+                        "a positive int")
+    return version
 
 
 # ---------------------------------------------------------------- shared helpers for readers
