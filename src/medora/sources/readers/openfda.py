@@ -6,8 +6,10 @@ fields holding the section's tables as HTML, and ``openfda`` with brand, generic
 names. A field is one flattened string: "2 DOSAGE AND ADMINISTRATION ... ( 2.1 ). 2.1
 Recommended Dosage Administer ...". This reader cleans it before it becomes a section (the
 heading and its number leave the text, cross-references such as "( 2.1 )" or "[see Warnings and
-Precautions (5.1)]" are removed, numbered subsections get their own heading), so a quoted
-statement never carries them and citation offsets point into the stored text. Field -> section
+Precautions (5.1)]" are removed, numbered subsections get their own heading, and so do the
+un-numbered sub-headings openFDA runs into the next sentence: "Omeprazole or Esomeprazole Avoid
+concomitant use..." is the heading "Omeprazole or Esomeprazole" over "Avoid concomitant use..."), so
+a quoted statement never carries them and citation offsets point into the stored text. Field -> section
 name and type come from the SPL reader's LOINC table: openFDA names its fields after those codes.
 
 Accepts one API response (``{"meta": ..., "results": [label, ...]}``), a bare label object,
@@ -239,22 +241,65 @@ def _is_title_word(word: str) -> bool:
     return word[:1].isupper() and any(c.islower() for c in word[1:])
 
 
+#: Short lower-case words that are words, not the tail of a word openFDA cut in two ("Modification s").
+_SHORT_WORDS = _CONNECTORS | frozenset("as is be up if no so all are was its our his her who may can use "
+                                       "mg kg mcg ml dl min hr hrs day wk yr mo sec iu oz lb n g h d m x".split())
+
+
+def _mended(words: list[str]) -> list[tuple[str, int]]:
+    """(word, how many of ``words`` it is made of): openFDA's cut heading words mended.
+
+    openFDA flattens labels whose markup split a word ("Modification<b>s</b>" -> "Modification s");
+    inside a run of capitalised heading words, a short lower-case piece that is no word is the
+    previous word's tail: "Dosage Modification s with Concomitant Use" -> "Dosage Modifications with...".
+    """
+    out: list[tuple[str, int]] = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        after = words[i + 1] if i + 1 < len(words) else ""
+        if (out and 1 <= len(word) <= 3 and word.isalpha() and word.islower() and word not in _SHORT_WORDS
+                and out[-1][0].isalpha() and _is_title_word(out[-1][0])
+                and (after[:1].isupper() or after in _CONNECTORS)):
+            out[-1] = (out[-1][0] + word, out[-1][1] + 1)
+        elif (word + after in _CONNECTORS and word.isalpha() and word.islower() and after.islower()
+              and word not in _SHORT_WORDS and after not in _SHORT_WORDS):  # "t o or f rom" -> "to or from"
+            out.append((word + after, 2))
+            i += 1
+        else:
+            out.append((word, 1))
+        i += 1
+    return out
+
+
+def _is_brand(word: str) -> bool:
+    return len(word) >= 3 and word.isalpha() and word.isupper()
+
+
 def _split_heading(piece: str) -> tuple[str | None, str]:
     """("Recommended Dosage", "Administer CELEXA once daily...") from a subsection's flattened text."""
-    words = piece.split(" ")
+    raw = piece.split(" ")
+    mended = _mended(raw)
+    words = [word for word, _ in mended]
     stop = len(words)
     for i, word in enumerate(words):
         if not word:
             continue
-        if word in _CONNECTORS or word[:1].isupper() or word in ("-", "–", "/", "&"):
-            continue
+        if word in _CONNECTORS or word.lstrip("(")[:1].isupper() or word in ("-", "–", "/", "&"):
+            continue  # "(DIC)" too
         stop = i
         break
     if stop == len(words):
         return None, piece
     if words[stop].lstrip("(\"'“")[:1].isalpha():  # a lower-case word: its sentence began at the last Title-case word
-        starts = [i for i in range(stop) if _is_title_word(words[i])]
+        starts = [i for i in range(stop) if _is_title_word(words[i]) or words[i] == "A"]  # "A number of..."
         cut = starts[-1] if starts else 0
+        brand = stop - 1  # "...Torsade de Pointes CELEXA causes": a brand in capitals opens the sentence
+        while brand > 0 and _is_brand(words[brand]) and _is_brand(words[brand - 1]):
+            brand -= 1
+        if (_is_brand(words[stop - 1]) and words[brand - 1] not in _CONNECTORS  # not "Elevations of AST greater"
+                and any(_is_title_word(w) for w in words[:brand])):
+            cut = brand - 1 if words[brand - 1] in _SENTENCE_OPENERS else brand  # "Administer CELEXA once daily"
         while cut == 0 and stop > 1 and words[stop - 1].isupper():  # "Seizures CELEXA has ...": a brand starts it
             stop -= 1
             cut = stop if stop > 0 and not words[stop - 1].isupper() else 0
@@ -268,7 +313,166 @@ def _split_heading(piece: str) -> tuple[str | None, str]:
         return None, piece
     if heading.isupper():
         heading = heading[:1] + heading[1:].lower()
-    return heading, " ".join(words[cut:]).strip()
+    return heading, " ".join(raw[sum(count for _, count in mended[:cut]):]).strip()
+
+
+# ---------------------------------------------------------------- un-numbered sub-headings
+
+#: Capitalised words that begin a label sentence (articles, prepositions, pronouns, the imperatives of
+#: counselling and dosing text, the nouns labels open statements with). After a run of heading words,
+#: one of them followed by a lower-case word is where the heading ends and its first sentence begins.
+_SENTENCE_OPENERS = frozenset("""
+    The A An In If For When Following After Before During Based No There This These Those Although Because
+    Since As At On To With Without Of Among Across Each Both Most Many Some All Any Approximately Overall
+    Once While Unless Until Compared Due Given Upon Within However Other Only Not Nearly Less More Several
+    It Its They Their We You Your One Two Three Four Five Six Ten
+    Advise Inform Instruct Monitor Avoid Use Administer Consider Counsel Discontinue Verify Educate Evaluate
+    Perform Initiate Reduce Assess Obtain Measure Check Take Do Store Keep Tell Dispose Inspect Withhold
+    Interrupt Resume Titrate Dilute Reconstitute Prepare Remove Ensure Follow Give Begin Determine Treat
+    Observe Correct Confirm Encourage Seek Report Call Contact Read Limit Maintain Permanently Temporarily
+    Closely Carefully Periodically Regularly Immediately Routinely Caution Cases Patients Concomitant
+    Coadministration Co-administration Treatment Available Limited Published Animal Clinical Serious Severe
+    Fatal Reports Studies Women Pregnant Infants Neonates Children Adults Elderly Pediatric Safety Exposure
+""".split())
+#: The sub-headings labels use over and over (pregnancy and lactation, pharmacokinetics, overdosage, drug
+#: interaction tables): after them, whatever capitalised word follows opens the sentence ("Metabolism
+#: Capmatinib is metabolized..."). Matched without case, alone or in a row ("Contraception Females").
+_KNOWN_SUBHEADINGS = frozenset(h.lower() for h in (
+    "Risk Summary", "Clinical Considerations", "Data", "Human Data", "Animal Data", "Juvenile Animal Data",
+    "Juvenile Animal Toxicity Data", "Disease-Associated Maternal and/or Embryo/Fetal Risk",
+    "Maternal Adverse Reactions", "Fetal/Neonatal Adverse Reactions", "Labor or Delivery", "Labor and Delivery",
+    "Pregnancy", "Pregnancy Testing", "Pregnancy Exposure Registry", "Pregnancy Registry", "Lactation",
+    "Nursing Mothers", "Contraception", "Infertility", "Females", "Males", "Teratogenic Effects",
+    "Nonteratogenic Effects", "Embryo-Fetal Toxicity", "Pediatric Use", "Geriatric Use", "Pediatric Patients",
+    "Geriatric Patients", "Male and Female Patients", "Renal Impairment", "Hepatic Impairment",
+    "Patients with Renal Impairment", "Patients with Hepatic Impairment", "Specific Populations", "Race", "Gender",
+    "Sex", "Age", "Body Weight", "Absorption", "Distribution", "Metabolism", "Elimination", "Excretion",
+    "Effect of Food", "Food Effect", "Drug Interaction Studies", "Cardiac Electrophysiology", "Mechanism of Action",
+    "Pharmacodynamics", "Pharmacokinetics", "Carcinogenesis", "Mutagenesis", "Impairment of Fertility",
+    "Carcinogenesis, Mutagenesis, Impairment of Fertility", "Carcinogenesis, Mutagenesis, and Impairment of Fertility",
+    "Antimicrobial Activity", "Resistance", "Cross Resistance", "Cross-Resistance", "Susceptibility Testing",
+    "Microbiology", "Clinical Presentation", "Treatment", "Management", "Management of Overdosage",
+    "Laboratory Tests", "Drug Interactions", "Clinical Impact", "Intervention", "Examples", "Administration",
+    "Administration Instructions", "Storage", "Storage and Handling", "Missed Dose", "Limitations of Use",
+    "Information for Patients",
+))
+#: Openers that may be followed by a number ("In 2 studies", "Approximately 5% of").
+_NUMBER_OPENERS = frozenset("In Of At After Following Approximately Over Within Among During For On To Less More Only "
+                            "Nearly Since Before Until With Without Up".split())
+#: Lower-case words that link the words of a heading ("Patients with IMT"), unlike "a" or "the".
+_HEADING_LINKS = frozenset("with of and or for in on to without from by at".split())
+#: Capitalised starts of a sentence, never of a heading ("The Kaplan-Meier Curve In ...").
+_NOT_HEADING_START = frozenset("The A An This These Those If When There It However".split())
+#: Words after which a capital letter belongs to a name ("Hepatitis A vaccine", "Vitamin A").
+_NAMED_BY_LETTER = frozenset("vitamin hepatitis type class category group grade part phase influenza factor "
+                             "protein study trial arm cohort table figure panel schedule".split())
+_HEADING_TOKEN = re.compile(r"^\(?[A-Z](?:[\w'’.\-/&+]*[\w'’\-/&+])?\)?,?$|^\(?\d[\w\-/]*[A-Za-z][\w\-/]*\)?,?$|^[-–/&]$")
+_SENTENCE_START = re.compile(r"(?:^|(?<=[.!?])[\"'”’)\]]*\s+)(?=[A-Z(])")
+_PLLR_DATA = re.compile(r"^Data (?=(?:Human|Animal) Data\b)")  # "Data" over "Animal Data": the latter says it
+
+
+def _known_subheadings(words: list[str]) -> bool:
+    """True when ``words`` are one or more of the labels' usual sub-headings in a row ("Data Human Data",
+    "Metabolism and Excretion")."""
+    i = 0
+    while i < len(words):
+        if 0 < i < len(words) - 1 and words[i] in ("and", "&"):
+            i += 1
+            continue
+        for j in range(len(words), i, -1):
+            if " ".join(words[i:j]).lower().rstrip(",") in _KNOWN_SUBHEADINGS:
+                i = j
+                break
+        else:
+            return False
+    return True
+
+
+def _known_tail(heading: str | None) -> tuple[str | None, str | None]:
+    """(heading, None), or (its first part, its last) when it is two usual sub-headings run together."""
+    words = heading.split(" ") if heading else []
+    if len(words) < 2 or _known_subheadings([heading]):
+        return heading, None
+    for i in range(1, len(words)):
+        if _known_subheadings(words[:i]) and _known_subheadings(words[i:]):
+            return " ".join(words[:i]), " ".join(words[i:])
+    return heading, None
+
+
+def _inline_heading(words: list[str]) -> int:
+    """How many of a sentence's first ``words`` are a sub-heading glued onto it; 0 when none.
+
+    "Omeprazole or Esomeprazole Avoid concomitant use of Plavix..." -> 3: heading words (capitalised,
+    connectors inside), then the sentence's first word, then a lower-case word. The first word must be
+    one that opens sentences ("Avoid"), unless the heading is a usual sub-heading ("Metabolism
+    Capmatinib is...") or the sentence repeats a heading word ("Isoniazid Isoniazid has been..."). A
+    heading ending in a colon ("Renal Impairment: Renal clearance...") is the sentence's own lead-in.
+    """
+    n = 0
+    while n < len(words) and n <= MAX_HEADING_WORDS + 1:
+        if not (_HEADING_TOKEN.match(words[n]) or (n > 0 and words[n] in _CONNECTORS)):
+            break
+        n += 1
+    while n > 0 and words[n - 1] in _CONNECTORS:  # "Data In a dose": "a" is the sentence's, not the heading's
+        n -= 1
+    # words[:n] are capitalised: the sentence opens at words[n - 1] when words[n] is lower case
+    if n < 2 or n >= len(words) or not (words[n][:1].islower() or words[n][:1].isdigit()):
+        return 0
+    cut = n - 1
+    heading, opener = words[:cut], words[cut].rstrip(",")
+    if words[n][:1].isdigit() and opener not in _NUMBER_OPENERS:  # "...Pediatric Patients 3 Years of Age"
+        return 0
+    after = words[n + 1] if n + 1 < len(words) else ""
+    if words[n] in _HEADING_LINKS and after[:1].isupper():  # "...or Pediatric Patients with IMT: ..."
+        return 0
+    if heading[-1] in _CONNECTORS or len(heading) > MAX_HEADING_WORDS:
+        return 0
+    if any(w.endswith(":") for w in heading) or heading[0] in _NOT_HEADING_START:
+        return 0
+    if not (_is_title_word(opener) or (opener.isalpha() and opener.isupper())):
+        return 0
+    if _known_subheadings(heading) or opener.lower() in {w.lower().strip("(),") for w in heading}:
+        return cut
+    if opener not in _SENTENCE_OPENERS:
+        return 0
+    if len(heading) == 1 and heading[0] in _SENTENCE_OPENERS:  # an imperative and its object: "Monitor Patients for"
+        return 0
+    if len(opener) == 1 and heading[-1].lower() in _NAMED_BY_LETTER:
+        return 0
+    return cut
+
+
+def split_inline_headings(text: str) -> list[tuple[str | None, str]]:
+    """``text`` as (sub-heading or None, body) runs, cut where a sentence starts with a glued sub-heading.
+
+    openFDA flattens a label section into one string, so its un-numbered sub-headings ("Risk Summary",
+    "Omeprazole or Esomeprazole", "Hepatic Impairment") run into the sentence after them. Each one
+    becomes the heading of the text up to the next; the text before the first keeps no sub-heading.
+    """
+    runs: list[tuple[str | None, str]] = []
+    heading: str | None = None
+    start = 0
+    for match in _SENTENCE_START.finditer(text):
+        at = match.end()
+        if at < start:
+            continue
+        raw = text[at:at + 600].split(" ")
+        mended = _mended(raw)
+        cut = _inline_heading([word for word, _ in mended])
+        if not cut:
+            continue
+        body = text[start:at].strip()
+        if body:
+            runs.append((heading, body))
+        heading = _PLLR_DATA.sub("", " ".join(word for word, _ in mended[:cut])).strip(" -–,")
+        if heading.isupper() and (" " in heading or len(heading) > 5):  # "WARNINGS", not "NSCLC"
+            heading = heading[:1] + heading[1:].lower()
+        pieces = sum(count for _, count in mended[:cut])
+        start = at + sum(len(piece) + 1 for piece in raw[:pieces])
+    tail = text[start:].strip()
+    if tail:
+        runs.append((heading, tail))
+    return runs
 
 
 def _subsection_pattern(number: str | None) -> re.Pattern[str]:
@@ -284,16 +488,23 @@ def field_sections(field: str, value: str, heading: str, section_type: str) -> l
     text, number = _strip_own_heading(text, field)
     pieces = [strip_references(piece) for piece in _subsection_pattern(number).split(" " + text)]
     sections: list[ParsedSection] = []
+
+    def add(path: list[str], body: str, first: str | None = None) -> None:
+        for inline, run in split_inline_headings(body):  # un-numbered sub-headings: "Risk Summary", ...
+            inline, first = inline or first, None
+            sections.append(ParsedSection([*path, inline] if inline else path, run, section_type))
+
     first = _LEADING_NUMBER_LEFT.sub("", pieces[0].strip())
     if first:
-        sections.append(ParsedSection([heading], first, section_type))
+        add([heading], first)
     for piece in pieces[1:]:
         sub, body = _split_heading(piece.strip())
         body = _LEADING_NUMBER_LEFT.sub("", body)
         if not body:
             body, sub = sub or "", None
+        sub, inner = _known_tail(sub)  # "Lactation Risk Summary" = "Lactation" over "Risk Summary"
         if body:
-            sections.append(ParsedSection([heading, sub] if sub else [heading], body, section_type))
+            add([heading, sub] if sub else [heading], body, inner)
     return _merge_same_path(sections)
 
 
@@ -451,7 +662,8 @@ def label_sections(label: dict[str, Any], skips: Counter | None = None) -> list[
         heading, section_type = _field_heading(field)
         table_field = f"{field}_table"
         if table_field in label:
-            text_key = _key(" ".join(s.text for s in by_field[field]))
+            # the field's own words, headings included (a layout table repeats them, sub-headings and all)
+            text_key = _key(" ".join(strip_references(clean_text(v)) for v in _strings(label[field])))
             sections.extend(_table_sections(_list(label[table_field]), heading, section_type, skips, text_key))
     for field, value in label.items():  # tables of a section that has no text of its own
         base = field[: -len("_table")] if field.endswith("_table") else None
@@ -659,6 +871,7 @@ class OpenFdaReader:
     """openFDA /drug/label JSON (an API response, a bare label, or a tarball of responses): one document per label."""
 
     name = "openfda"
+    version = 2  # 2: un-numbered sub-headings split off their first sentence (issue 15)
 
     def sniff(self, path: Path, head: bytes) -> bool:
         if path.is_dir():
@@ -728,6 +941,7 @@ class OpenFdaCommonReader:
     """openfda-common label extracts (one JSON file per drug, or their tarball): one document per drug."""
 
     name = "openfda-common"
+    version = 2  # 2: un-numbered sub-headings split off their first sentence (issue 15)
 
     def sniff(self, path: Path, head: bytes) -> bool:
         if path.is_dir():
