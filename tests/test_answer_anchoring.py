@@ -88,3 +88,20 @@ def test_the_frame_is_shown_to_the_reader(ask):
     assert "Answering: glipizide · maximum dose" in to_markdown(answer)
     frame = _json(answer)["frame"]
     assert frame["concepts"][0]["name"] == "glipizide" and frame["aspect_source"] == "rule"
+
+
+def test_does_a_drug_cause_an_effect_is_answered_from_that_drugs_label_naming_the_effect(ask):
+    # Before: "does Lexapro cause hypotension?" was framed as the causes of hypotension and answered with
+    # MedlinePlus's causes of low blood pressure, none of them about Lexapro.
+    answer = ask("Does Lexapro cause hypotension?")
+    assert answer.frame.aspect == "side_effects" and "escitalopram" in answer.frame.label
+    assert re.search(r"hypotension", answer.bottom_line[0].text, re.I)
+    lead_ref = next(r for r in answer.references if r.number == answer.bottom_line[0].citations[0].ref)
+    assert re.search(r"lexapro|escitalopram", lead_ref.title, re.I), lead_ref.title
+    # The label lists it among events reported, without saying Lexapro causes it: no "Yes" is read off that.
+    assert answer.verdict == "unclear"
+
+    answer = ask("Does atorvastatin cause muscle pain?")
+    assert answer.verdict == "yes", answer.verdict_basis
+    assert re.search(r"atorvastatin|lipitor", answer.bottom_line[0].text, re.I)
+    assert re.search(r"muscle pain|myopathy", answer.bottom_line[0].text, re.I)

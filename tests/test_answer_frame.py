@@ -85,10 +85,15 @@ def test_aspects_route_to_the_sections_that_answer_them():
     "Reduce the dose in hepatic impairment [see Warnings and Precautions (5.1)].",
     "The recommended dose is 20 mg ( 2.1 ).",
     "See Table 3 for the frequency of adverse reactions in this table.",
+    # table cells flattened into one line by a label's text export
+    "MI (fatal or not); 275 (2.9%); 333 (3.5%).",
+    "Body System/Adverse Reaction PREVACID (N=2768) % Placebo (N=1023) % Body as a Whole Abdominal Pain 2.1 1.2.",
+    "Hemoglobin decreased 90 39 0 77 6 0 Neutrophils decreased 68 17 3 70.",
 ])
 def test_page_furniture_and_cross_references_never_become_statements(sentence):
     assert not clean_statement(sentence)
     assert clean_statement("The maximum recommended dose is 40 mg once daily.")
+    assert clean_statement("The most common adverse reactions were rash (10%), nausea (5%) and headache (3%).")
 
 
 def _doc(doc_id: int, doc_type: str, grade: str | None = None, **metadata) -> Document:
@@ -179,3 +184,12 @@ def test_sources_differ_only_on_the_focus():
     elsewhere = [_statement("Aspirin is effective in preventing stroke in atrial fibrillation.", 1),
                  _statement("Aspirin is not effective in preventing stroke in atrial fibrillation.", 2)]
     assert not differences(elsewhere, focus=("warfarin",))
+
+
+def test_a_does_x_cause_y_question_names_its_effect():
+    from medora.answer.frame import effects_asked
+
+    assert effects_asked("Can sertraline cause weight gain?", []) == ("weight gain",)
+    assert effects_asked("does ibuprofen give you stomach bleeding", []) == ("stomach bleeding",)
+    assert effects_asked("What are the side effects of atorvastatin?", []) == ()  # the whole aspect, no one effect
+    assert effects_asked("How much metformin can I take?", []) == ()

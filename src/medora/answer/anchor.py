@@ -194,6 +194,20 @@ PASSAGES_PER_TURN = 4  # passages one document contributes before the next docum
 LEAD_TIER = 2  # passages kept for a reader's lead sections: quotable, with no bonus for answering the aspect
 
 
+def passage_tier(frame: QuestionFrame, p: Passage, others: tuple[str, ...], lead_aspects: list[str]) -> int | None:
+    """The route tier of one of a focus document's passages for ``frame`` (None: not routed)."""
+    if frame.effects and frame.names_effect(p.text):
+        return 0  # "does X cause Y?": wherever X's label names Y (boxed warning, warnings, adverse reactions)
+    tier = route_tier(frame.aspect, p)
+    if others and tier is None and names_focus(p.text, others):
+        tier = 1  # a two-drug question: wherever one label names the other drug
+    if tier is None and frame.yes_no and frame.focus_kind == "drug" and route_tier("contraindication", p) is not None:
+        tier = 1  # "is it safe / ok to give X?": the label's contraindications and warnings answer it
+    if tier is None and any(route_tier(a, p) == 0 for a in lead_aspects):
+        tier = LEAD_TIER
+    return tier
+
+
 def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit],
            lead_sections: tuple[str, ...] = ()) -> Evidence:
     """The evidence for ``frame``: aspect sections of the focus documents first, then search results
@@ -213,7 +227,6 @@ def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit],
     documents = store.documents(chosen)
     by_concept = concept_names(frame, documents)
     lead_aspects = [_SECTION_ASPECT.get(k, k) for k in lead_sections if _SECTION_ASPECT.get(k, k) in ROUTES]
-    safety_asked = frame.yes_no and frame.focus_kind == "drug"
     names = tuple(sorted({n for ns in by_concept.values() for n in ns}, key=len, reverse=True))
     doc_rank = {doc_id: i for i, doc_id in enumerate(chosen)}
     searched_rank = {h.passage.id: h.rank for h in searched}
@@ -225,13 +238,7 @@ def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit],
             continue
         others = other_names(frame, by_concept, doc_id)
         for p in store.document_passages(doc_id):
-            tier = route_tier(frame.aspect, p)
-            if others and tier is None and names_focus(p.text, others):
-                tier = 1  # a two-drug question: wherever one label names the other drug
-            if tier is None and safety_asked and route_tier("contraindication", p) is not None:
-                tier = 1  # "is it safe / ok to give X?": the label's contraindications and warnings answer it
-            if tier is None and any(route_tier(a, p) == 0 for a in lead_aspects):
-                tier = LEAD_TIER
+            tier = passage_tier(frame, p, others, lead_aspects)
             if tier is not None:
                 routed.append((tier, searched_rank.get(p.id, 999), doc_rank[doc_id] * 1000 + p.ordinal, p))
             whole.append((searched_rank.get(p.id, 999), doc_rank[doc_id] * 1000 + p.ordinal, p))

@@ -31,7 +31,7 @@ from medora.answer.frame import QuestionFrame, build_frame
 from medora.answer.generate import client_from_spec, generate_answer, number_evidence
 from medora.answer.judgements import differences, evidence_strength, verdict
 from medora.answer.sections import HEADINGS
-from medora.answer.select import bottom_line, frame_candidates
+from medora.answer.select import bottom_line, effect_stance, frame_candidates
 from medora.answer.semantic import aspect_vector, question_vector
 from medora.answer.stance import take_stance
 from medora.answer.threads import open_thread, record_turn, rewrite
@@ -327,8 +327,12 @@ def _compose(pool: list[Candidate], kind: QuestionKind, frame: QuestionFrame, ev
              settings: Settings, prof: AudienceProfile, scores: dict, base: dict,
              weights: TermWeights | None = None) -> Answer:
     """Steps 5 and 6: bottom line (a stance for a yes/no question), sections, then judgements."""
-    stance = (take_stance(pool, frame, evidence.names_by_concept, weights, evidence.search_rank)
-              if frame.yes_no else None)
+    if not frame.yes_no:
+        stance = None
+    elif frame.effects:  # "does X cause Y?" is answered by X's label naming Y as something it causes
+        stance = effect_stance(pool, frame, evidence)
+    else:
+        stance = take_stance(pool, frame, evidence.names_by_concept, weights, evidence.search_rank)
     bottom = bottom_line(pool, frame, stance.candidate if stance else None,
                          stance_no=stance is not None and stance.verdict == "no",
                          names_by_concept=evidence.names_by_concept, own_documents=evidence.own_documents)

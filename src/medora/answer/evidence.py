@@ -90,7 +90,21 @@ def usable_statement(sentence: str) -> bool:
         and "|" not in sentence
         and not _HEADING_LIKE.match(sentence)
         and not _title_case(sentence)
+        and not flattened_table(sentence)
     )
+
+
+_NUMERIC_TOKEN = re.compile(r"[(\[]?[<>≥≤~±]?\d[\d.,/%–-]*\)?[\],;:]?%?$")
+_TABLE_HEADER = re.compile(r"\([Nn]\s*=\s*[\d,]+\)\s*(n\s*)?\(?%|\bn \(%\)")
+
+
+def flattened_table(sentence: str) -> bool:
+    """Table cells run together into one "sentence": cells split by semicolons ("MI; 275 (2.9%); 333 (3.5%)"),
+    a column header ("Placebo (N=1023) %", "n (%)"), or mostly numbers."""
+    tokens = sentence.split()
+    numeric = sum(bool(_NUMERIC_TOKEN.match(t)) for t in tokens)
+    return (len(re.findall(r";\s*[\d(]", sentence)) >= 2 or _TABLE_HEADER.search(sentence) is not None
+            or (len(tokens) >= 8 and numeric > 0.4 * len(tokens)))
 
 
 def _title_case(sentence: str) -> bool:

@@ -23,6 +23,7 @@ from medora.answer.aspect import (
 )
 from medora.library.store import LibraryStore
 from medora.retrieve.concepts import ConceptMatch, resolve_concepts
+from medora.retrieve.query import stems
 from medora.retrieve.understand import is_yes_no
 
 _FORMS: list[tuple[str, re.Pattern[str]]] = [
@@ -40,6 +41,9 @@ _DRUG_WORDS = re.compile(r"\b(dose|dosage|mg|tablets?|pills?|capsules?|medicines
 # With a named drug and a condition, these also make it a question about the drug ("stopping an MAOI
 # antidepressant before I can start Cymbalta", "ok to give ondansetron").
 _DRUG_ACTIONS = re.compile(r"\b(start(ing)?|stop(ping)?|switch\w*|give|given|safe|ok|okay|allowed)\b", re.I)
+# A drug and a condition joined by these ask whether the drug causes the condition: a side effect.
+_CAUSES = re.compile(r"\b(caus(e|es|ed|ing)|lead(s)? to|led to|give[sn]? (you|me|him|her|them)|make[s]? (you|me|him|her)|"
+                     r"result(s)? in|linked to|trigger\w*|side[- ]?effects?)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class QuestionFrame:
     yes_no: bool
     focus_kind: str | None = None  # "drug", "condition" or None when nothing known is named
     also: tuple[str, ...] = ()  # other aspects the same question asks ("and do I take it with food?")
+    effects: tuple[str, ...] = ()  # a side-effect question's effect, as names ("does Lexapro cause hypotension?")
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -65,6 +70,14 @@ class QuestionFrame:
     @property
     def conditions(self) -> tuple[ConceptMatch, ...]:
         return tuple(c for c in self.concepts if c.kind != "drug")
+
+    def names_effect(self, text: str) -> bool:
+        """Whether ``text`` names the effect a side-effect question asks about (by word stems: "gaining weight"
+        names "weight gain")."""
+        if not self.effects:
+            return False
+        own = stems(text)
+        return any(stems(e) <= own for e in self.effects)
 
     @property
     def focus(self) -> tuple[ConceptMatch, ...]:
@@ -112,7 +125,7 @@ def _focus_kind(question: str, concepts: list[ConceptMatch]) -> str | None:
     if "drug" in kinds:
         # A drug and a condition: a drug question when it asks about taking, doses or effects of the drug
         # ("can I take ibuprofen with high blood pressure"), else a question about the condition.
-        return "drug" if _DRUG_WORDS.search(question) or _DRUG_ACTIONS.search(question) \
+        return "drug" if _DRUG_WORDS.search(question) or _DRUG_ACTIONS.search(question) or _CAUSES.search(question) \
             or len([c for c in concepts if c.kind == "drug"]) > 1 else "condition"
     if kinds:
         return "condition"
@@ -131,6 +144,9 @@ def build_frame(store: LibraryStore, question: str, embed: Callable[[str], objec
     drugs = [c for c in concepts if c.kind == "drug"]
     if kind == "drug" and len(drugs) > 1 and guess.aspect not in ("comparison", "interaction"):
         guess = AspectGuess("interaction", "rule", 1.0)  # "X with Y", "on X - ok to give Y?"
+    effects = effects_asked(question, concepts) if kind == "drug" and len(drugs) == 1 else ()
+    if effects:
+        guess = AspectGuess("side_effects", "rule", 1.0)  # "does Lexapro cause hypotension?"
     form = form_of(question)
     return QuestionFrame(
         question=question,
@@ -143,7 +159,29 @@ def build_frame(store: LibraryStore, question: str, embed: Callable[[str], objec
         yes_no=form == "yes_no",
         focus_kind=kind,
         also=also_asked(question, guess.aspect) if kind == "drug" else (),
+        effects=effects,
     )
+
+
+_EFFECT_WORDS = re.compile(r"[a-z][a-z'-]+", re.I)
+_NOT_EFFECT = {"a", "an", "the", "any", "some", "my", "your", "his", "her", "their", "me", "you", "him", "them",
+               "and", "or", "in", "of", "to", "if", "when", "while", "after", "problems", "issues", "symptoms"}
+
+
+def effects_asked(question: str, concepts: list[ConceptMatch]) -> tuple[str, ...]:
+    """What a "does X cause Y?" question asks about, as lower-case names: the conditions it names, else the
+    words after the causal verb ("weight gain"). Empty when the question does not ask what the drug causes."""
+    drugs = [c for c in concepts if c.kind == "drug"]
+    after = min((c.span[1] for c in drugs), default=0)  # the drug comes first: "does X cause Y", not "why give me X"
+    m = _CAUSES.search(question, after)
+    if m is None or m.group(0).lower().startswith("side"):
+        return ()
+    names = {n.lower() for c in concepts if c.kind != "drug" for n in (c.matched_text, c.preferred, c.name or "")}
+    if not names:
+        words = [w.lower() for w in _EFFECT_WORDS.findall(question[m.end():].split("?")[0])[:5]]
+        words = [w for w in words if w not in _NOT_EFFECT][:3]
+        names = {" ".join(words)} if words else set()
+    return tuple(sorted((n for n in names if len(n) >= 4), key=len, reverse=True))
 
 
 _HEAD_BEFORE = re.compile(r"\b(of|for|about|treat\w*|with|has|have|had|on|take|taking|is|are)\W+(\w+\W+){0,2}$", re.I)

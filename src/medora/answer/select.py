@@ -29,7 +29,7 @@ from medora.answer.evidence import (
 from medora.answer.aspect import ASPECT_LABELS
 from medora.answer.frame import QuestionFrame
 from medora.answer.semantic import similarities
-from medora.answer.stance import about_population, fits_population, question_age, specific_terms
+from medora.answer.stance import Stance, about_population, fits_population, question_age, specific_terms
 from medora.retrieve.query import stems
 from medora.retrieve.terms import TermWeights
 
@@ -55,7 +55,7 @@ ASPECT_CUES: dict[str, re.Pattern[str]] = {k: re.compile(v, re.I) for k, v in {
     "older_adults": r"\b(geriatric|elderly|older|65 years)\b",
     "stopping": r"\b(discontinu\w*|withdraw\w*|taper\w*|stopping|stop taking|\d+ days (after|before|of))\b",
     "overdose": r"\b(overdos\w*|toxicity|poison|too much)\b",
-    "storage": r"\b(store|storage|°\s?[CF]|temperature|refrigerat\w*|discard|dispos\w*|keep (out|away))\b",
+    "storage": r"\b(store|storage|°\s?[CF]|temperature|refrigerat\w*|discard|dispos\w*|keep (out|away)|expir\w*)\b",
     "appearance": r"\b(tablets?|capsules?|white|yellow|blue|pink|round|oval|imprint\w*|debossed|engraved|scored)\b",
     "ingredients": r"\b(contains?|ingredients?|each (tablet|capsule|ml))\b",
     "mechanism": r"\b(inhibit\w*|works by|mechanism|blocks?|binds?|receptors?|agonist|antagonist)\b",
@@ -195,6 +195,8 @@ def frame_candidates(evidence: Evidence, frame: QuestionFrame, weights: TermWeig
                 continue  # about something other than the focus
             own = stems(sentence)
             has_cue = bool(aspect_cue and aspect_cue.search(sentence))
+            if frame.effects:  # "does X cause Y?": what the aspect needs is Y named
+                has_cue = frame.names_effect(sentence)
             if frame.aspect in NEEDS_AMOUNT and not amount.search(sentence):
                 has_cue = False
             features = {"overlap": weights.coverage(own), "support": weights.coverage(own | context),
@@ -243,6 +245,28 @@ def answers_frame(c: Candidate, frame: QuestionFrame) -> bool:
     return (c.tier is not None and c.tier < LEAD_TIER) or c.cue
 
 
+# A sentence that says the drug causes the effect asked about (not only that it was seen during treatment).
+_CAUSAL = re.compile(r"\b(can|may|might|could|will|does) (cause|lead to|result in|produce|increase the risk of)\b|"
+                     r"\bcaus(es|ed|ing)\b|\bassociated with\b|\w-(associated|induced|related)\b|\bcases of\b|"
+                     r"\b(increased )?risk of\b|\binduced\b", re.I)
+_NEGATED = re.compile(r"\b(not|no|never|without|unlikely)\b", re.I)
+
+
+_THIS_DRUG = re.compile(r"\b(this|the) (product|drug|medicine|medication)\b", re.I)
+
+
+def effect_stance(pool: list[Candidate], frame: QuestionFrame, evidence: Evidence) -> Stance:
+    """The verdict on "does X cause Y?": yes when X's own label says that X (named, or "this product") causes
+    Y or carries a risk of it; else the sources do not say directly (a label that lists Y among events seen in
+    trials is quoted, not read as a yes; "symptoms associated with PMDD include weight gain" is not about X)."""
+    for c in pool:
+        if (c.hit.document.id in evidence.own_documents and frame.names_effect(c.text)
+                and _CAUSAL.search(c.text) and not _NEGATED.search(c.text) and not _LEANS_BACK.match(c.text)
+                and (names_focus(c.text, evidence.names) or _THIS_DRUG.search(c.text))):
+            return Stance("yes", c, f"drug label: {_CAUSAL.search(c.text).group(0).lower()}")
+    return Stance("unclear", None, "no source sentence takes a stance on the question")
+
+
 def _is_recommendation(c: Candidate) -> bool:
     return (c.hit.document.doc_type == "guideline" and c.hit.passage.section_type == "recommendation"
             and re.search(r"\brecommends?\b", c.text, re.I) is not None)
@@ -272,6 +296,10 @@ def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | N
         both = [c for c in pool if other_names(frame, names_by_concept, c.hit.document.id)
                 and names_focus(c.text, other_names(frame, names_by_concept, c.hit.document.id))]
         ranked = both + [c for c in ranked if c not in both]
+    if frame.effects:  # "does X cause Y?": a sentence naming Y (and X) first; the second one names Y too
+        named = sorted((c for c in ranked if frame.names_effect(c.text)),
+                       key=lambda c: not c.features.get("names_focus"))
+        ranked = named + [c for c in ranked if c not in named]
     if frame.aspect == "max_dose":  # a limit first ("do not exceed 40 mg" over "start at 20 mg"), the general one
         limits = sorted((c for c in ranked if ASPECT_CUES["max_dose"].search(c.text)),  # before a special case's
                         key=lambda c: CONDITIONAL.search(c.text) is not None)
@@ -321,5 +349,8 @@ def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | N
             continue  # another guideline topic's recommendation is no second half of this answer
         if not about_population(c.text, frame):
             continue  # a pregnancy question's second sentence speaks of pregnancy too
+        if frame.effects and not (frame.names_effect(c.text) and (c.features.get("names_focus")
+                                                                  or _THIS_DRUG.search(c.text))):
+            continue  # "does X cause Y?": the second sentence is about X and Y too
         chosen.append(c)
     return chosen
