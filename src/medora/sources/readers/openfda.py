@@ -297,7 +297,7 @@ def _split_heading(piece: str) -> tuple[str | None, str]:
         brand = stop - 1  # "...Torsade de Pointes CELEXA causes": a brand in capitals opens the sentence
         while brand > 0 and _is_brand(words[brand]) and _is_brand(words[brand - 1]):
             brand -= 1
-        if (_is_brand(words[stop - 1]) and words[brand - 1] not in _CONNECTORS  # not "Elevations of AST greater"
+        if (brand > 0 and _is_brand(words[stop - 1]) and words[brand - 1] not in _CONNECTORS  # not "...of AST greater"
                 and any(_is_title_word(w) for w in words[:brand])):
             cut = brand - 1 if words[brand - 1] in _SENTENCE_OPENERS else brand  # "Administer CELEXA once daily"
         while cut == 0 and stop > 1 and words[stop - 1].isupper():  # "Seizures CELEXA has ...": a brand starts it
