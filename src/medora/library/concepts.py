@@ -48,10 +48,16 @@ _NON_WORD = re.compile(r"[^\w]+")
 def normalize_name(text: str) -> str:
     """The lookup key of a name or a question's n-gram: lower case, no accents or punctuation, simple
     plurals singular ("Migraines" -> "migraine", "allergies" -> "allergy"); "" when nothing is left.
-    (An acronym's final S is read as a plural too: "HDLS" meets "HDL"; see bench/RESULTS.md, kd30.)"""
+    (The key reads an acronym's final S as a plural too, so "HDLS" and "HDL" share a key: the resolver
+    tells them apart by the words as written, ``retrieve/concepts.py``.)"""
+    return " ".join(singular(w.lower()) for w in name_words(text))
+
+
+def name_words(text: str) -> list[str]:
+    """The words of a name as written (case kept) that ``normalize_name`` makes its key of, one for one."""
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     text = text.replace("'s", "").replace("\u2019s", "")
-    return " ".join(singular(w.lower()) for w in _NON_WORD.sub(" ", text).replace("_", " ").split())
+    return _NON_WORD.sub(" ", text).replace("_", " ").split()
 
 
 _RELEASE_SUFFIX = re.compile(r"^(.{3,}?)\s+(ER|XR|SR|CR|XL|DR|LA|ODT|EC|CD|XT|SA|Extended[- ]Release)$", re.I)

@@ -8,6 +8,14 @@ the drug names (brand, generic, substance) by Jaro-Winkler similarity (rapidfuzz
 Coumadin (warfarin), "amoxcicilin" -> amoxicillin. Brand names and synonyms made only of common
 English words ("Pain Relief", "Night Time") are never matched. The name index is built once per
 library version (``store.concepts_version()``, an O(1) read) and kept for the process.
+
+Acronyms are matched as written. A word of a MedQuAD/MedlinePlus/USPSTF name written in capitals ("HDLS",
+"HIV/AIDS"; not a label's brand, which labels print in capitals) is the concept's acronym, and the key's
+plural rule does not apply to it: the question must write that whole word, in capitals ("HDL" is not "HDLS",
+"HDLS" is not "HDL"), with a lower-case plural "s" ("UTIs"), or in lower case when the words matched are not
+all everyday English ("hdls", "hiv/aids"; "sad" is not "SAD"). A question typed in capitals writes every
+acronym in capitals, so it keeps matching; a name typed in capitals throughout ("CHARCOT-MARIE-TOOTH DISEASE")
+is shouted, not abbreviated: only its words that are no English word count as acronyms there.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from medora.library.concepts import normalize_name
+from medora.library.concepts import name_words, normalize_name
 from medora.library.store import LibraryStore
 from medora.retrieve.normalize import WORD_LISTS, word_list
 from medora.retrieve.query import STOPWORDS
@@ -29,6 +37,8 @@ MAX_WORDS = 8  # longest name looked up, in words
 FUZZY_CUTOFF = 0.90  # Jaro-Winkler similarity a misspelt drug name needs (bench/concept_coverage.py --sweep)
 FUZZY_MIN_CHARS = 6  # shorter words are never matched fuzzily ("tabet" is not Tabrecta)
 _TOKEN = re.compile(r"[^\W_]+(?:['\u2019]s\b)?")
+_ACRONYM = re.compile(r"(?=(?:[0-9]*[A-Z]){2})[A-Z0-9]{2,6}")  # two to six capitals and digits, two capitals at least
+ACRONYM_NAME_KINDS = ("preferred", "synonym")  # labels print brand and substance names in capitals
 # Debian's American/British lists with their case: a lower-case entry is a common word, "Coumadin" is not.
 COMMON_WORD_LISTS = tuple(p for p in WORD_LISTS if p.parent.name == "dict")
 
@@ -68,12 +78,38 @@ def common_words(paths: tuple[Path, ...] = COMMON_WORD_LISTS) -> frozenset[str]:
     return frozenset(words)
 
 
+Acronyms = tuple[tuple[int, str], ...]  # (word position in the name, the acronym as written)
+
+
+def name_acronyms(name: str, name_kind: str, common: frozenset[str]) -> Acronyms:
+    """The words of a library name that are acronyms (see the module docstring), with their positions."""
+    if name_kind not in ACRONYM_NAME_KINDS:
+        return ()
+    words = name_words(name)
+    shouted = len(words) > 1 and not any(c.islower() for c in name)
+    return tuple((i, w) for i, w in enumerate(words) if _ACRONYM.fullmatch(w)
+                 and not (shouted and (w.lower() in common or normalize_name(w) in common)))
+
+
+def acronyms_agree(acronyms: Acronyms, written: list[str], common: frozenset[str]) -> bool:
+    """Whether the question's words (as written, aligned with the name's words) write each acronym:
+    whole, in capitals or with a lower-case plural "s", or in lower case among words not all everyday English."""
+    if not acronyms:
+        return True
+    if len(written) <= max(i for i, _ in acronyms):
+        return False
+    uncommon = any(w.lower() not in common and normalize_name(w) not in common for w in written)
+    return all(q == a or q == a + "s" or (uncommon and q.lower() == a.lower() and not any(c.isupper() for c in q[1:]))
+               for q, a in ((written[i], a) for i, a in acronyms))
+
+
 @dataclass
 class ConceptIndex:
-    """The library's concept names in memory: {normalized name: [(concept, name, name kind)]} and drug names."""
+    """The library's concept names in memory: {normalized name: [(concept, name, name kind, acronyms)]} and
+    drug names."""
 
     concepts: dict[int, tuple[str, str]] = field(default_factory=dict)  # id -> (kind, preferred)
-    names: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)
+    names: dict[str, list[tuple[int, str, str, Acronyms]]] = field(default_factory=dict)
     documents: dict[int, tuple[int, ...]] = field(default_factory=dict)
     drug_words: dict[str, list[str]] = field(default_factory=dict)  # one-word drug names by first letter
     drug_stems: dict[str, str] = field(default_factory=dict)  # Porter stem -> one-word drug name ("coumadin")
@@ -87,19 +123,21 @@ class ConceptIndex:
         for concept_id, doc_id in store.concept_links():
             links.setdefault(concept_id, []).append(doc_id)
         index.documents = {c: tuple(d) for c, d in links.items()}
-        seen: set[tuple[int, str]] = set()
+        seen: set[tuple[int, str, Acronyms]] = set()
         drug_words: set[str] = set()  # one-word drug names, for misspellings
-        for concept_id, kind, preferred, norm, name, name_kind in store.concept_names():
+        for concept_id, kind, preferred, _, name, name_kind in store.concept_names():
             index.concepts[concept_id] = (kind, preferred)
-            words = norm.split()
+            norm = normalize_name(name)  # the key as the question's words get it (a library's stored key may
+            words = norm.split()  # come from another version of normalize_name)
             if not words or len(words) > MAX_WORDS or norm in STOPWORDS:
                 continue
             if name_kind in ("brand", "synonym") and all(w in common for w in words):
                 continue  # "Pain Relief", "Sure", "Night Time": English, not a name
-            if (concept_id, norm) in seen:
+            acronyms = name_acronyms(name, name_kind, common)
+            if (concept_id, norm, acronyms) in seen:
                 continue
-            seen.add((concept_id, norm))
-            index.names.setdefault(norm, []).append((concept_id, name, name_kind))
+            seen.add((concept_id, norm, acronyms))
+            index.names.setdefault(norm, []).append((concept_id, name, name_kind, acronyms))
             index.longest = max(index.longest, len(words))
             if kind == "drug" and len(words) == 1 and len(norm) >= FUZZY_MIN_CHARS and norm.isalpha():
                 drug_words.add(norm)
@@ -116,34 +154,45 @@ class ConceptIndex:
         A word is compared with drug names only when no word list knows it; ``in_library(word)``
         (the library's own vocabulary) keeps words the library's text uses from being compared, except
         one whose stem is a drug name's ("Coumadine" is Coumadin)."""
-        tokens = [(m.start(), m.end(), normalize_name(m.group())) for m in _TOKEN.finditer(text)]
+        common = common_words()
+        tokens = [(m.start(), m.end(), normalize_name(m.group()), name_words(m.group()))
+                  for m in _TOKEN.finditer(text)]
         tokens = [t for t in tokens if t[2]]
-        found: list[tuple[int, int, str, float, bool]] = []  # (first token, last token + 1, norm, score, fuzzy)
+        Found = tuple[int, int, str, float, bool, list]  # (first token, last token + 1, norm, score, fuzzy, entries)
+        found: list[Found] = []
+
+        def agreeing(norm: str, a: int, b: int) -> list:
+            """The names of ``norm`` whose acronyms the question's words a..b write as the name does."""
+            written = [w for t in tokens[a:b] for w in t[3]]
+            return [e for e in self.names[norm] if acronyms_agree(e[3], written, common)]
         for i in range(len(tokens)):
             for n in range(min(self.longest, len(tokens) - i), 0, -1):
                 norm = " ".join(t[2] for t in tokens[i:i + n])
-                if norm in self.names:
-                    found.append((i, i + n, norm, 1.0, False))
+                if norm in self.names and (entries := agreeing(norm, i, i + n)):
+                    found.append((i, i + n, norm, 1.0, False, entries))
         if fuzzy and self.drug_words:
             covered = {k for a, b, *_ in found for k in range(a, b)}
-            for i, (start, end, norm) in enumerate(tokens):
+            for i, (start, end, norm, _) in enumerate(tokens):
                 if i not in covered and self._may_be_misspelt(text[start:end], norm):
                     near = self._nearest_drug(norm, cutoff, in_library)
-                    if near:
-                        found.append((i, i + 1, near[0], near[1], True))
-        chosen: list[tuple[int, int, str, float, bool]] = []
+                    if near and (entries := [e for e in self.names[near[0]] if not e[3]]):  # never an acronym
+                        found.append((i, i + 1, near[0], near[1], True, entries))
+        chosen: list[Found] = []
         taken: set[int] = set()
-        for a, b, norm, score, is_fuzzy in sorted(found, key=lambda f: (-(f[1] - f[0]), -f[3], f[0])):
-            if taken.isdisjoint(range(a, b)):
-                chosen.append((a, b, norm, score, is_fuzzy))
-                taken.update(range(a, b))
+        for f in sorted(found, key=lambda f: (-(f[1] - f[0]), -f[3], f[0])):
+            if taken.isdisjoint(range(f[0], f[1])):
+                chosen.append(f)
+                taken.update(range(f[0], f[1]))
         out: list[ConceptMatch] = []
-        for a, b, norm, score, is_fuzzy in sorted(chosen):
+        for a, b, norm, score, is_fuzzy, entries in sorted(chosen, key=lambda f: f[:2]):
             start, end = tokens[a][0], tokens[b - 1][1]
-            entries = self.names[norm]
-            if any(kind == "preferred" for _, _, kind in entries):  # "Charcot-Marie-Tooth disease" is itself a
+            if any(kind == "preferred" for _, _, kind, _ in entries):  # "Charcot-Marie-Tooth disease" is itself a
                 entries = [e for e in entries if e[2] != "synonym"]  # concept: not every subtype naming it
-            for concept_id, name, name_kind in entries:
+            listed: set[int] = set()  # a concept once per span (its names may differ only in their acronyms)
+            for concept_id, name, name_kind, _ in entries:
+                if concept_id in listed:
+                    continue
+                listed.add(concept_id)
                 kind, preferred = self.concepts[concept_id]
                 out.append(ConceptMatch(concept_id, kind, preferred, text[start:end], (start, end), score,
                                         self.documents.get(concept_id, ()), name, name_kind, is_fuzzy))

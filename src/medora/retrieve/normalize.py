@@ -106,33 +106,68 @@ def strip_chatter(text: str) -> tuple[str, list[tuple[str, str]]]:
 
 # ---------------------------------------------------------------- abbreviations
 
+@dataclass(frozen=True)
+class AbbreviationTable:
+    """``data/abbreviations.toml`` in memory: {key: expansion} for any case and for capitals only, and for
+    each a pattern that finds its keys as whole words ("hep B" is one key of two words)."""
+
+    any_case: dict[str, str]  # lower-case key (words joined by one space) -> expansion
+    uppercase: dict[str, str]  # key in capitals -> expansion
+    patterns: tuple[re.Pattern[str], ...]
+
+
+def _expansion_text(key: str, value: object) -> str:
+    """A table value: one expansion, or a list of the forms the library may use (its search stems words:
+    "electrocardiogram" does not find "electrocardiography"), written "a, b"."""
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) and v.strip() for v in values) \
+            or (len(values) > 1 and any("," in v for v in values)):
+        raise ValueError(f"{ABBREVIATIONS}: {key!r} must map to a non-empty string or a list of strings without commas")
+    return ", ".join(" ".join(v.split()) for v in values)
+
+
+def _key_pattern(keys: Iterable[str], flags: int = 0) -> re.Pattern[str]:
+    """Whole-word matches of ``keys``, longest first; a space in a key matches any run of white space.
+    A letter or an apostrophe and a letter next to a match makes it part of another word ("EKG's")."""
+    alternatives = [r"\s+".join(map(re.escape, k.split())) for k in sorted(keys, key=len, reverse=True)]
+    return re.compile(rf"(?<![^\W\d_'])(?:{'|'.join(alternatives) or '(?!)'})(?![^\W\d_]|'[^\W\d_])", flags)
+
+
 @lru_cache(maxsize=1)
-def abbreviations() -> tuple[dict[str, str], dict[str, str]]:
-    """({lower-case abbreviation: expansion} for any case, {capitals: expansion} for capitals only)."""
+def abbreviations() -> AbbreviationTable:
+    """The abbreviation table (``data/abbreviations.toml``)."""
     with ABBREVIATIONS.open("rb") as fh:
         data = tomllib.load(fh)
-    return ({k.lower(): v for k, v in data.get("any_case", {}).items()},
-            {k.upper(): v for k, v in data.get("uppercase", {}).items()})
+    any_case = {" ".join(k.lower().split()): _expansion_text(k, v) for k, v in data.get("any_case", {}).items()}
+    uppercase = {" ".join(k.upper().split()): _expansion_text(k, v) for k, v in data.get("uppercase", {}).items()}
+    return AbbreviationTable(any_case, uppercase, (_key_pattern(any_case, re.IGNORECASE), _key_pattern(uppercase)))
 
 
-def expansion_of(word: str) -> str | None:
-    any_case, uppercase = abbreviations()
-    return any_case.get(word.lower()) or (uppercase.get(word) if word.isupper() else None)
+def expansion_of(written: str) -> str | None:
+    """The expansion of an abbreviation as written (one word, or words such as "hep B"), or None."""
+    table = abbreviations()
+    key = " ".join(written.split())
+    return table.any_case.get(key.lower()) or (table.uppercase.get(key) if key.isupper() else None)
 
 
 def expand_abbreviations(text: str) -> tuple[str, dict[str, str]]:
-    """Write "DVT" as "DVT (deep vein thrombosis)" unless the expansion is already there."""
+    """Write "DVT" as "DVT (deep vein thrombosis)" and "hep B" as "hep B (hepatitis B)" unless one of its
+    expansions is already in the text; {abbreviation as written: expansion}, in text order."""
+    lowered = " ".join(text.lower().split())
+    spans: list[tuple[int, int, str]] = []
+    for pattern in abbreviations().patterns:
+        for m in pattern.finditer(text):
+            full = expansion_of(m.group())
+            if full and all(m.end() <= a or m.start() >= b for a, b, _ in spans) \
+                    and not any(part.lower() in lowered for part in full.split(", ")):
+                spans.append((m.start(), m.end(), full))
     found: dict[str, str] = {}
-    lowered = text.lower()
-
-    def expand(m: re.Match[str]) -> str:
-        word = m.group()
-        full = expansion_of(word)
-        if not full or full.lower() in lowered:
-            return word
-        found[word] = full
-        return f"{word} ({full})"
-    return _WORD.sub(expand, text), found
+    out, last = [], 0
+    for start, end, full in sorted(spans):
+        found[" ".join(text[start:end].split())] = full
+        out += [text[last:end], f" ({full})"]
+        last = end
+    return "".join(out) + text[last:], found
 
 
 # ---------------------------------------------------------------- speller
