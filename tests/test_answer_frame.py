@@ -89,6 +89,9 @@ def test_aspects_route_to_the_sections_that_answer_them():
     "MI (fatal or not); 275 (2.9%); 333 (3.5%).",
     "Body System/Adverse Reaction PREVACID (N=2768) % Placebo (N=1023) % Body as a Whole Abdominal Pain 2.1 1.2.",
     "Hemoglobin decreased 90 39 0 77 6 0 Neutrophils decreased 68 17 3 70.",
+    "Dosing recommendations: INDICATION Dosing Regimen Maximum Dose DPN Pain 3 divided doses per day 300 mg/day "
+    "within 1 week PHN 2 or 3 divided doses per day 300 mg/day within 1 week.",
+    "If the information is available, the table below includes how often the symptom is seen.",
 ])
 def test_page_furniture_and_cross_references_never_become_statements(sentence):
     assert not clean_statement(sentence)

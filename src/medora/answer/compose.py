@@ -31,7 +31,7 @@ from medora.answer.frame import QuestionFrame, build_frame
 from medora.answer.generate import client_from_spec, generate_answer, number_evidence
 from medora.answer.judgements import differences, evidence_strength, verdict
 from medora.answer.sections import HEADINGS
-from medora.answer.select import bottom_line, effect_stance, frame_candidates
+from medora.answer.select import bottom_line, effect_stance, frame_candidates, leans_back, previous_start
 from medora.answer.semantic import aspect_vector, question_vector
 from medora.answer.stance import take_stance
 from medora.answer.threads import open_thread, record_turn, rewrite
@@ -468,6 +468,8 @@ def _sections(pool: list[Candidate], kind: QuestionKind, max_statements: int, le
                 break
             if c.section_key != key or not section_worthy(c, best_score):
                 continue
+            if leans_back(c) and (c.passage_id, previous_start(c)) not in {(d.passage_id, d.start) for d in picked}:
+                continue  # "This condition is called…" only right after the sentence it leans on
             if fresh(c):
                 picked.append(c)
                 chosen.append(c)

@@ -100,11 +100,37 @@ _TABLE_HEADER = re.compile(r"\([Nn]\s*=\s*[\d,]+\)\s*(n\s*)?\(?%|\bn \(%\)")
 
 def flattened_table(sentence: str) -> bool:
     """Table cells run together into one "sentence": cells split by semicolons ("MI; 275 (2.9%); 333 (3.5%)"),
-    a column header ("Placebo (N=1023) %", "n (%)"), or mostly numbers."""
+    a column header ("Placebo (N=1023) %", "n (%)"), mostly numbers, or capitalised heads among numbers
+    ("INDICATION Dosing Regimen Maximum Dose DPN Pain 3 divided doses per day 300 mg/day")."""
     tokens = sentence.split()
     numeric = sum(bool(_NUMERIC_TOKEN.match(t)) for t in tokens)
+    capitals = {t for t in tokens[1:] if len(t) >= 3 and t.isupper() and t.isalpha()}  # column heads, row labels
     return (len(re.findall(r";\s*[\d(]", sentence)) >= 2 or _TABLE_HEADER.search(sentence) is not None
-            or (len(tokens) >= 8 and numeric > 0.4 * len(tokens)))
+            or (len(tokens) >= 8 and numeric > 0.4 * len(tokens)) or (len(capitals) >= 3 and numeric >= 3))
+
+
+_LIST_LEAD = re.compile(r"(such as|include|includes|including|following|are|:)\s*$", re.I)
+_LIST_ITEM = re.compile(r"^[a-z(\"'“][^.!?]*$")  # a list line: lower-case start, no sentence of its own
+MAX_LIST_ITEMS = 12
+
+
+def list_spans(text: str, sentences: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Lists written as a lead-in line and item lines ("…common symptoms of hyperthyroidism such as" /
+    "nervousness or irritability" / "heat intolerance" …): the splitter cuts them into fragments no statement
+    may use, so each list is offered whole, as one quotable span from its lead-in to its last item."""
+    spans = []
+    for i, (a, b) in enumerate(sentences):
+        lead = text[a:b]
+        if not (_STARTS_WELL.match(lead) and _LIST_LEAD.search(lead)):
+            continue
+        items = []
+        for c, d in sentences[i + 1 : i + 1 + MAX_LIST_ITEMS]:
+            if not _LIST_ITEM.match(text[c:d]) or len(text[c:d].split()) > 25:
+                break
+            items.append((c, d))
+        if len(items) >= 2 and len(text[a : items[-1][1]].split()) <= 90:
+            spans.append((a, items[-1][1]))
+    return spans
 
 
 def _title_case(sentence: str) -> bool:
@@ -150,12 +176,17 @@ def section_key_for(hit: SearchHit, sentence: str) -> str:
 
 def too_hard(sentence: str) -> bool:
     """A sentence no plain-language answer should quote: a run-on list or a grade far above 8."""
+    if "\n" in sentence:  # a list span: its lead-in's grade (a grade of three-word items means nothing)
+        lead, *items = sentence.split("\n")
+        return too_hard(lead) or any(len(item.split()) > PLAIN_MAX_WORDS for item in items)
     return reading_grade(sentence) > PLAIN_MAX_GRADE or len(sentence.split()) > PLAIN_MAX_WORDS
 
 
 def readability_penalty(sentence: str) -> float:
     """How much harder than plain language a sentence reads: its Flesch-Kincaid grade above
     ``PLAIN_GRADE`` and its length above ``PLAIN_WORDS`` words, capped so relevance still counts."""
+    if "\n" in sentence:  # a list span: its lead-in
+        return readability_penalty(sentence.split("\n")[0])
     over_grade = max(0.0, reading_grade(sentence) - PLAIN_GRADE)
     over_words = max(0, len(sentence.split()) - PLAIN_WORDS)
     return min(PENALTY_CAP, GRADE_WEIGHT * over_grade + WORD_WEIGHT * over_words)

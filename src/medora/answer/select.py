@@ -19,6 +19,7 @@ from pathlib import Path
 from medora.answer.anchor import LEAD_TIER, Evidence, names_focus, other_names
 from medora.answer.evidence import (
     Candidate,
+    list_spans,
     near_duplicate,
     readability_penalty,
     section_key_for,
@@ -53,7 +54,8 @@ ASPECT_CUES: dict[str, re.Pattern[str]] = {k: re.compile(v, re.I) for k, v in {
     "breastfeeding": r"\b(breast-?feed\w*|lactation|breast ?milk|nursing|infants?)\b",
     "children": r"\b(pediatric|paediatric|children|infants?|neonates?|newborns?|months of age|years of age)\b",
     "older_adults": r"\b(geriatric|elderly|older|65 years)\b",
-    "stopping": r"\b(discontinu\w*|withdraw\w*|taper\w*|stopping|stop taking|\d+ days (after|before|of))\b",
+    "stopping": r"\b(discontinu\w*|withdraw\w*|taper\w*|gradual\w*|abrupt\w*|reduc\w* (the )?(dose|dosage)|"
+                r"stop taking|\d+ days before)\b",
     "overdose": r"\b(overdos\w*|toxicity|poison|too much)\b",
     "storage": r"\b(store|storage|°\s?[CF]|temperature|refrigerat\w*|discard|dispos\w*|keep (out|away)|expir\w*)\b",
     "appearance": r"\b(tablets?|capsules?|white|yellow|blue|pink|round|oval|imprint\w*|debossed|engraved|scored)\b",
@@ -108,7 +110,8 @@ _FURNITURE = re.compile(
     r"much of this information|orphanet|human phenotype ontology|frequency (of|in) (this|the) table|"
     r"approximate number of patients|a frequency of \d+/\d+ means|the sign or symptom may be rare or common|"
     r"\bthis table\b|\bsee table\b|\[see\b|\(\s*\d+(\.\d+)*(\s*,\s*\d+(\.\d+)*)*\s*\)|\bsee (section|subsection)\b|"
-    r"^(table|figure) \d|\bplease visit\b|\bfor more (specific )?information\b|\bvisit (the|our) [^.]*(website|page)", re.I)
+    r"^(table|figure) \d|\btable below\b|\blisted as a fraction\b|\bfirst number of the fraction\b|"
+    r"\brough estimate of the percentage\b|\bmedlineplus medical dictionary\b|\bplease visit\b|\bfor more (specific )?information\b|\bvisit (the|our) [^.]*(website|page)", re.I)
 
 
 def clean_statement(sentence: str) -> bool:
@@ -183,10 +186,11 @@ def frame_candidates(evidence: Evidence, frame: QuestionFrame, weights: TermWeig
         tier = evidence.tiers.get(p.id)
         in_focus_doc = hit.document.id in evidence.focus_documents
         rank_prior = 1.0 / (1.0 + 0.25 * (hit.rank - 1))
-        for a, b in p.sentences:
+        lists = list_spans(p.text, p.sentences)
+        for a, b in list(p.sentences) + lists:
             a, b = trim_sentence(p.text, a, b)
             sentence = p.text[a:b]
-            if not clean_statement(sentence):
+            if not (clean_statement(sentence) or ((a, b) in lists and not _FURNITURE.search(sentence))):
                 continue
             if not emergency and EMERGENCY_INSTRUCTION.search(sentence):
                 continue
@@ -233,6 +237,17 @@ def frame_candidates(evidence: Evidence, frame: QuestionFrame, weights: TermWeig
 # A sentence that leans on the one before it ("It causes…", "They can form…") cannot open an answer.
 _LEANS_BACK = re.compile(r"^(they|this|these|that|those|he|she|its|their|such|both)\b|"
                          r"^it\b(?! (is|was|has been|may be|can be|should be|must be)\b)", re.I)  # not "It is important…"
+
+
+def leans_back(c: Candidate) -> bool:
+    """The sentence leans on the one before it ("This condition is called…"): it reads only after that one."""
+    return _LEANS_BACK.match(c.text) is not None
+
+
+def previous_start(c: Candidate) -> int | None:
+    """Where the sentence before ``c`` in its passage starts (None for the passage's first)."""
+    before = [a for a, b in c.hit.passage.sentences if b <= c.start]
+    return max(before) if before else None
 
 
 def answers_frame(c: Candidate, frame: QuestionFrame) -> bool:
@@ -345,8 +360,8 @@ def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | N
         if (sum(len(d.text.split()) for d in chosen) + len(c.text.split()) > max_words
                 or c.score < 0.6 * chosen[0].score or not answers_frame(c, frame)):
             continue
-        if _is_recommendation(c) and not _same_topic(c, chosen[0]):
-            continue  # another guideline topic's recommendation is no second half of this answer
+        if (_is_recommendation(c) or _is_recommendation(chosen[0])) and not _same_topic(c, chosen[0]):
+            continue  # a recommendation's second half is its own topic's text, never another source's
         if not about_population(c.text, frame):
             continue  # a pregnancy question's second sentence speaks of pregnancy too
         if frame.effects and not (frame.names_effect(c.text) and (c.features.get("names_focus")

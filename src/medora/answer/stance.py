@@ -7,6 +7,16 @@ focus drug's label (contraindicated, do not use, not recommended, avoid → no; 
 it is about the frame: the label of the drug asked about, naming the other drug or the population
 the question names. When no sentence takes a stance, the verdict says that the sources do not
 answer directly — never a yes or no read off a sentence that does not address the question.
+
+A research question (the title of the study search ranks first, ``anchor.is_research_question``) is
+answered by that study's conclusion, read as a stance on the asked proposition
+(``read_conclusion``): the form of the question (does X change Y; are X and Y the same; do they
+differ; is X necessary; can X be left out), then each clause of the conclusion, weighed by how
+much of the question it speaks about and how early it comes, for a denial of the asked effect
+("did not improve", "no significant difference", "not associated", "limited value"), a sameness
+or a difference where one of them was asked, or an affirmed or denied need where need was asked.
+It never answers "maybe": on PubMedQA no hedge word ("may", "unclear", "further studies are
+needed") marks an undecided conclusion more often than a decided one (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -14,12 +24,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from medora.answer.anchor import LEAD_TIER, STUDY_TYPES, names_focus
+from medora.answer.anchor import LEAD_TIER, STUDY_TYPES, is_research_question, names_focus
 from medora.answer.frame import QuestionFrame
 from medora.answer.evidence import Candidate
-from medora.answer.judgements import polarity
 from medora.answer.semantic import question_vector, similarities
-from medora.retrieve.query import stems
+from medora.retrieve.query import STOPWORDS, stems
 from medora.retrieve.terms import TermWeights
 
 NOT_DIRECT = "The sources do not answer this yes-or-no question directly."
@@ -190,16 +199,202 @@ def _inheritance(pool: list[Candidate], frame: QuestionFrame) -> Stance | None:
     return None
 
 
-def _conclusion(pool: list[Candidate], search_rank: dict[int, int]) -> Stance | None:
-    """A study answering its own research question: the direction of its conclusion, read from the
-    conclusion's sentences (search ranked the study in its top 3)."""
-    conclusions = [c for c in pool if c.hit.passage.section_type == "conclusions"
-                   and search_rank.get(c.hit.passage.id, 99) <= 3]
-    if not conclusions:
+# ------------------------------------------------------------------ a study's conclusion as a stance
+# The form of the asked proposition:
+# - omission, "can X be omitted / stopped?": a denied need ("no need for X") affirms it, an affirmed need denies it;
+# - sameness, "are X and Y the same / equivalent / in agreement?": a reported difference answers it "no" ("at the
+#   same centre" is a place, not sameness: "same" counts just before "as", "or", "from" or the question's end);
+# - necessity, "is X (always) necessary?": a conclusion that never affirms the need answers "no" (it names the
+#   cases where X can be left out), as does a need restricted to some cases;
+# - difference, "is there a difference between X and Y?": a reported sameness answers it "no";
+# - effect, every other question (does X change, predict, go with Y?): a denial of the effect answers it "no".
+# Doubting wording ("is it really…", "always") makes a conclusion without a stance word read as "no".
+_SAMENESS_Q = re.compile(
+    r"\b(equal(ly)?|same(?=( [\w-]+){0,2} (as|or|from)\b|( [\w-]+){0,2}\s*[?:]|\s*$)|similar(ly)?|comparable|"
+    r"equivalent|agree|concordan\w*|interchangeabl\w*|identical|"
+    r"as (good|effective|safe|accurate|reliable|efficacious|useful|sensitive) as)\b", re.I)
+_NECESSITY_Q = re.compile(r"\b(necessary|needed|required|mandatory|indispensable|essential|need)\b", re.I)
+_DIFFERENCE_Q = re.compile(r"\b(differ|differs|differences?|different)\b", re.I)
+_OMISSION_Q = re.compile(r"\b(omit\w*|omission|dispens\w*|unnecessary|avoid\w*|abandon\w*|stopp?(ed|ing)?|"
+                         r"discontinu\w*)\b", re.I)
+_DENIED_NEED = re.compile(r"\b(no (need|requirement)|unnecessary|not (\w+ )?(necessary|needed|required|"
+                          r"indicated|mandatory|essential))\b", re.I)
+_DOUBTING_Q = re.compile(r"\b(really|always|just|myth)\b", re.I)
+_AFFIRMS_NEED = re.compile(r"\b(necessary|needed|required|mandatory|indispensable|essential|must|should be|"
+                           r"recommended|warranted|important)\b", re.I)
+# Need restricted to some cases ("necessary only in patients with symptoms", "selective screening") denies a
+# general need.
+_ONLY_SOME = re.compile(r"\b(only (in|for|when|if)|selective\w*|in selected)\b", re.I)
+# Negations that do not deny: "not only", "should not hesitate", "cannot be ruled out", "not uncommon".
+_NOT_DENYING = (r"(?! only\b| hesitate\b| be (excluded|ruled out|ignored|neglected|overlooked|underestimated|"
+                r"dismissed)\b| (uncommon|unusual|infrequent|insignificant|negligible|unimportant|unexpected|unlike|"
+                r"unreasonable)\b| (necessarily )?preclude\b)")
+_EFFECTS = (r"evidence|benefit|difference|differences|effect|effects|improvement|association|associations|correlation|"
+            r"correlations|relationship|relation|impact|influence|advantage|need|role|place|value|increase|reduction|"
+            r"decrease|change|changes|superiority|predictive|prognostic|alteration|gain|protection|protective|link|"
+            r"indication|justification|contribution|utility|usefulness|effectiveness|efficacy|significance")
+# A clause that denies the asked effect, association or need. A negation inside a relative clause ("patients who
+# did not receive X") names a group and denies nothing.
+_DENIAL = re.compile(
+    r"(?<!\bwho )(?<!\bthat )(?<!\bwhich )(?<!\bthose )"
+    r"\b((did|does|do|was|were|is|are|has|have|had|could|can|may|might|will|would|need|should)( \w+ly)?\s?n[o']t\b"
+    + _NOT_DENYING + r"|cannot\b" + _NOT_DENYING + r"|"
+    r"not (significantly |statistically |necessarily |clearly |independently |strongly |dependent on |always )?"
+    r"(associated|related|correlated|linked|predictive|predict\w*|necessary|needed|required|useful|reliable|justified|"
+    r"warranted|recommended|superior|effective|beneficial|influenced|affected|improved?|reduced?|increased?|supported|"
+    r"different|differ|significant|accurate|adequate|sufficient|indicated|feasible|appropriate|better|worse|"
+    r"a (predictor|risk factor|reliable|useful|good|significant|major|strong))\b|"
+    r"no (statistically |clinically )?(significant |clear |major |additional |further |real |obvious |relevant |"
+    r"measurable |added |independent |meaningful |consistent |substantial |appreciable |systematic |statistical )?"
+    r"(" + _EFFECTS + r")|"
+    r"none of|neither\b|failed to|fails to|fail to|unable to|"
+    r"lack(s|ed|ing)? (of )?(a |any |the )?(significant |clear |necessary )?(effect|benefit|association|correlation|"
+    r"difference|improvement|efficacy|evidence|relationship|sensitivity|specificity|accuracy|understanding|awareness|"
+    r"knowledge|power)|"
+    r"(?<!presence or )absence of|not dependent on|"
+    r"(is|are|was|were|be|remains?) (largely |entirely |completely )?independent of|"
+    r"rul(e|es|ed|ing) out (a|an|the|any)\b|"
+    r"without (any )?(significant |clinically )?(difference|effect|improvement|benefit|increase|change|advantage)|"
+    r"ineffective|unnecessary|unjustified|unreliable|inaccurate|unsuitable|unlikely|not likely|nonequivalent|"
+    r"insufficient|inadequate\w*|disappointing|cast\w* doubt|questionable|"
+    r"erroneous|dissatisf\w*|"
+    r"only (a )?(slight|small|minor|modest|marginal|weak|partly|partially|limited|minority|few)|"
+    r"(little|limited|minimal|marginal|negligible|poor|low|weak|few)( and [\w-]+| or no)? (benefit|value|effect|"
+    r"impact|evidence|role|use|utility|usefulness|predictive|prognostic|correlation|association|agreement|"
+    r"sensitivity|accuracy|reliability|advantage|influence|knowledge|awareness|improvement|relevance|ability|"
+    r"indications?|success|concordance)|"
+    r"(remains?|was|were|is|are) (very )?(low|poor|minimal|weak|limited)|"
+    r"(poorly|weakly) (correlat\w+|associat\w+|predict\w+)|"
+    r"no longer|unaffected|unchanged|unrelated|contrary to)\b",
+    re.I)
+# Where sameness was asked: "no difference" affirms it; a difference, a denial or a weak agreement denies it.
+_NO_DIFFERENCE = re.compile(r"\b(no (statistically )?(significant )?differences?|(did|do|does) not (significantly )?"
+                            r"differ|not (significantly )?different)\b", re.I)
+_SAME = re.compile(r"\b(similar|comparable|equivalent|equally|same|identical|agree\w*|concordan\w*|interchangeabl\w*|"
+                   r"non-?inferior|consistent|reliab\w*|correlat\w*)\b", re.I)
+_NOT_SAME = re.compile(r"\b(not|non|less|poor|low|weak|limited)[ -]?(\w+ )?(similar|comparable|equivalent|identical|"
+                       r"interchangeabl\w*|agree\w*|concordan\w*|consistent|reliab\w*|correlat\w*)\b", re.I)
+_DIFFERENT = re.compile(
+    r"\b(differ(s|ed|ing)?|different|differences?|discrepan\w*|disagree\w*|superior|inferior|overestimat\w*|"
+    r"underestimat\w*|better|worse|higher|lower|longer|shorter|greater|smaller|heavier|outperform\w*)\b", re.I)
+# A clause boundary where a conclusion turns: "X improved, but Y did not".
+_CLAUSES = re.compile(r";|,\s*(?=\b(?:but|whereas|although|though|however|yet|while)\b)|\b(?:but|whereas|however)\b",
+                      re.I)
+EARLIER = 0.8  # a conclusion's first sentence says its finding: each later sentence weighs this much less
+TOPIC_FLOOR = 0.1  # a clause sharing none of the question's words still counts this much
+NO_STANCE_WEIGHT = 0.3  # a clause with no stance word leans to the question's default (yes, or no when doubted)
+
+
+@dataclass
+class ConclusionReading:
+    """What a conclusion says about the asked proposition."""
+
+    verdict: str  # "yes" or "no"
+    sentence: int  # index of the sentence that weighs most for the verdict
+    form: str  # "omission", "sameness", "necessity", "difference" or "effect" (see proposition_form)
+    cue: str | None  # the stance words of that sentence, when it has any
+
+
+def proposition_form(question: str) -> str:
+    """The form of the question's proposition: "omission" (can X be left out?), "sameness" (are X and Y the
+    same?), "necessity" (is X necessary?), "difference" (do X and Y differ?) or "effect" (does X change Y?)."""
+    if _OMISSION_Q.search(question):
+        return "omission"
+    if _SAMENESS_Q.search(question):
+        return "sameness"
+    if _NECESSITY_Q.search(question):
+        return "necessity"
+    if _DIFFERENCE_Q.search(question):
+        return "difference"
+    return "effect"
+
+
+def clause_stance(clause: str, form: str) -> tuple[str, str] | None:
+    """("yes" | "no", the words that say it) for a clause that takes a stance on a proposition of ``form``."""
+    if form == "sameness":
+        for rx, verdict in ((_NO_DIFFERENCE, "yes"), (_NOT_SAME, "no"), (_DENIAL, "no"), (_DIFFERENT, "no"),
+                            (_SAME, "yes")):
+            m = rx.search(clause)
+            if m:
+                return verdict, m.group(0)
         return None
-    first = conclusions[0]
-    same = [c for c in conclusions if c.hit.passage.id == first.hit.passage.id][:2]
-    return Stance(polarity(" ".join(c.text for c in same)), first, "the study's conclusion")
+    if form == "difference":  # "is there a difference …?": sameness denies it
+        for rx, verdict in ((_NO_DIFFERENCE, "no"), (_NOT_SAME, "yes"), (_SAME, "no")):
+            m = rx.search(clause)
+            if m:
+                return verdict, m.group(0)
+    if form == "omission":
+        m = _DENIED_NEED.search(clause)
+        if m:
+            return "yes", m.group(0)
+    m = _DENIAL.search(clause)
+    if m:
+        return "no", m.group(0)
+    m = _ONLY_SOME.search(clause) if form == "necessity" else None
+    if m:
+        return "no", m.group(0)
+    m = _AFFIRMS_NEED.search(clause) if form in ("necessity", "omission") else None
+    return (("yes" if form == "necessity" else "no"), m.group(0)) if m else None
+
+
+def read_conclusion(question: str, sentences: list[str], weights: dict[str, float] | None = None) -> ConclusionReading:
+    """A study's conclusion (its sentences in order) read as a stance on ``question``'s proposition.
+
+    Every clause votes: for the stance it takes, or, without a stance word, for the question's default ("yes";
+    "no" where sameness or need was asked or the wording doubts it) at a lower weight. A vote weighs the share
+    of the question's terms (``weights``: stem -> IDF; equal weights without) the clause repeats, and less for
+    each later sentence. ``sentences`` must not be empty."""
+    own = {t for t in stems(question) if t not in STOPWORDS and not t.isdigit()}
+    terms = {t: w for t, w in (weights or {}).items() if t in own} or dict.fromkeys(own, 1.0)
+    total = sum(terms.values()) or 1.0
+    form = proposition_form(question)
+    default = "no" if form in ("sameness", "necessity") or _DOUBTING_Q.search(question) else "yes"
+    votes = {"yes": 0.0, "no": 0.0}
+    by_sentence: list[dict[str, float]] = []
+    cues: list[dict[str, str]] = []
+    for i, sentence in enumerate(sentences):
+        mine = {"yes": 0.0, "no": 0.0}
+        said: dict[str, str] = {}
+        for clause in (c for c in _CLAUSES.split(sentence) if c and c.strip()):
+            topic = sum(w for t, w in terms.items() if t in stems(clause)) / total
+            weight = (topic + TOPIC_FLOOR) * EARLIER ** i
+            stance = clause_stance(clause, form)
+            if stance is None:
+                mine[default] += weight * NO_STANCE_WEIGHT
+            else:
+                mine[stance[0]] += weight
+                said.setdefault(stance[0], stance[1])
+        for k in votes:
+            votes[k] += mine[k]
+        by_sentence.append(mine)
+        cues.append(said)
+    verdict = "no" if votes["no"] > votes["yes"] else "yes"
+    best = max(range(len(sentences)), key=lambda i: (by_sentence[i][verdict], -i))
+    return ConclusionReading(verdict, best, form, cues[best].get(verdict))
+
+
+def _study_conclusion(pool: list[Candidate], frame: QuestionFrame, search_rank: dict[int, int],
+                      weights: TermWeights | None, study: int | None = None) -> Stance | None:
+    """A study's whole conclusion, read in order as a stance on the question: ``study`` (a document id) when the
+    question is its research question, else the study whose conclusion passage search ranks best (top 3)."""
+    if study is None:
+        ranked = sorted((c for c in pool if c.hit.passage.section_type == "conclusions"
+                         and search_rank.get(c.hit.passage.id, 99) <= 3), key=lambda c: search_rank[c.hit.passage.id])
+        if not ranked:
+            return None
+        study = ranked[0].hit.document.id
+    sentences = sorted({c.place: c for c in pool if c.hit.document.id == study
+                        and c.hit.passage.section_type == "conclusions"}.values(),
+                       key=lambda c: (c.hit.passage.ordinal, c.start))
+    if not sentences:
+        return None
+    reading = read_conclusion(frame.question, [c.text for c in sentences], weights.weights if weights else None)
+    how = {"sameness": "whether they are the same", "necessity": "whether it is needed",
+           "difference": "whether they differ", "omission": "whether it can be left out",
+           "effect": "the asked effect"}[reading.form]
+    basis = (f"the study's conclusion on {how}: \"{reading.cue}\"" if reading.cue
+             else f"the study's conclusion on {how} (no denial of it)")
+    return Stance(reading.verdict, sentences[reading.sentence], basis)
 
 
 def take_stance(pool: list[Candidate], frame: QuestionFrame, names_by_concept: dict[int, tuple[str, ...]],
@@ -207,17 +402,21 @@ def take_stance(pool: list[Candidate], frame: QuestionFrame, names_by_concept: d
     """The verdict and the sentence it rests on (see the module docstring for the order)."""
     ranks = search_rank or {}
     first = min(pool, key=lambda c: ranks.get(c.hit.passage.id, 99), default=None)
-    if (not frame.drugs and first is not None and ranks.get(first.hit.passage.id, 99) <= 3
-            and first.hit.document.doc_type in STUDY_TYPES):
-        found = _conclusion(pool, ranks)  # a research question, answered by the study search ranks first
-        if found:
-            return found
+    if first is not None and ranks.get(first.hit.passage.id, 99) <= 3 and first.hit.document.doc_type in STUDY_TYPES:
+        # A research question (the study's own title) is answered by that study; a question naming no drug by the
+        # study whose conclusion search ranks best.
+        own = is_research_question(frame.question, first.hit)
+        if own or not frame.drugs:
+            found = (own and _study_conclusion(pool, frame, ranks, weights, first.hit.document.id)) or \
+                _study_conclusion(pool, frame, ranks, weights)
+            if found:
+                return found
     if frame.aspect in ("screening", "prevention") or not frame.drugs:
         found = _guideline(pool, frame)
         if found:
             return found
     for step in (lambda: _label(pool, frame, names_by_concept, weights), lambda: _inheritance(pool, frame),
-                 lambda: _guideline(pool, frame), lambda: _conclusion(pool, search_rank or {})):
+                 lambda: _guideline(pool, frame), lambda: _study_conclusion(pool, frame, ranks, weights)):
         found = step()
         if found:
             return found

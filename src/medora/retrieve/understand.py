@@ -92,9 +92,19 @@ _YES_NO = re.compile(
 _WH = re.compile(r"\b(what|how|why|when|where|which|who|whom|whose)\b", re.IGNORECASE)
 
 
+# A request for information phrased as a question ("would you tell me more about Lexapro?") wants an answer, not
+# a yes or a no.
+_REQUEST = re.compile(r"\b(would|could|can|will) you (please )?(tell|explain|describe|give|list|share|walk|help)\b|"
+                      r"\b(tell|teach) me (more )?(about|what|how|why)\b|\b(any|more) (info|information) (on|about)\b",
+                      re.IGNORECASE)
+
+
 def is_yes_no(question: str) -> bool:
-    """Auxiliary-verb questions, and title-like questions with no wh-word ("X: a new risk factor for Y?")."""
+    """Auxiliary-verb questions, and title-like questions with no wh-word ("X: a new risk factor for Y?"); not a
+    request for information ("could you tell me about X?")."""
     q = question.strip()
+    if _REQUEST.search(q):
+        return False
     return bool(_YES_NO.search(q)) or (q.endswith("?") and not _WH.search(q))
 
 _GENERAL_PLAN = ("definition", "findings", "causes", "symptoms", "diagnosis", "treatment", "prevention", "outlook")
