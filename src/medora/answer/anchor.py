@@ -229,6 +229,7 @@ def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit],
     lead_aspects = [_SECTION_ASPECT.get(k, k) for k in lead_sections if _SECTION_ASPECT.get(k, k) in ROUTES]
     names = tuple(sorted({n for ns in by_concept.values() for n in ns}, key=len, reverse=True))
     doc_rank = {doc_id: i for i, doc_id in enumerate(chosen)}
+    authority = frame.aspect in AUTHORITY_ASPECTS
     searched_rank = {h.passage.id: h.rank for h in searched}
 
     routed: list[tuple[int, int, int, Passage]] = []
@@ -240,7 +241,10 @@ def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit],
         for p in store.document_passages(doc_id):
             tier = passage_tier(frame, p, others, lead_aspects)
             if tier is not None:
-                routed.append((tier, searched_rank.get(p.id, 999), doc_rank[doc_id] * 1000 + p.ordinal, p))
+                # A graded recommendation leads a screening or prevention answer: read before any topic's prose.
+                rank = 0 if authority and p.section_type == "recommendation" and documents[doc_id].grade \
+                    else searched_rank.get(p.id, 999)
+                routed.append((tier, rank, doc_rank[doc_id] * 1000 + p.ordinal, p))
             whole.append((searched_rank.get(p.id, 999), doc_rank[doc_id] * 1000 + p.ordinal, p))
     # Another drug's label speaks about the focus drug only where the two meet (interactions); for any other
     # aspect its sentence naming the focus ("drugs that raise carbamazepine levels include …") is about itself.

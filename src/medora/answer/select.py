@@ -114,6 +114,13 @@ _FURNITURE = re.compile(
     r"\brough estimate of the percentage\b|\bmedlineplus medical dictionary\b|\bplease visit\b|\bfor more (specific )?information\b|\bvisit (the|our) [^.]*(website|page)", re.I)
 
 
+def _whole_recommendation(p, a: int, b: int) -> bool:
+    """A guideline's one-sentence recommendation stored without its full stop ("The USPSTF recommends screening
+    for hepatitis B virus (HBV) infection in pregnant women at their first prenatal visit") is still one."""
+    return (p.section_type == "recommendation" and p.text[a:b].strip() == p.text.strip()
+            and clean_statement(p.text[a:b] + "."))
+
+
 def clean_statement(sentence: str) -> bool:
     """A sentence is statement material: reads as a sentence, is not page furniture or a cross-reference."""
     return usable_statement(sentence) and not _FURNITURE.search(sentence)
@@ -190,7 +197,8 @@ def frame_candidates(evidence: Evidence, frame: QuestionFrame, weights: TermWeig
         for a, b in list(p.sentences) + lists:
             a, b = trim_sentence(p.text, a, b)
             sentence = p.text[a:b]
-            if not (clean_statement(sentence) or ((a, b) in lists and not _FURNITURE.search(sentence))):
+            if not (clean_statement(sentence) or ((a, b) in lists and not _FURNITURE.search(sentence))
+                    or _whole_recommendation(p, a, b)):
                 continue
             if not emergency and EMERGENCY_INSTRUCTION.search(sentence):
                 continue
