@@ -223,6 +223,8 @@ def frame_candidates(evidence: Evidence, frame: QuestionFrame, weights: TermWeig
             c = Candidate(hit, a, b, sentence, section_key_for(hit, sentence), score, features["overlap"],
                           max(features["support"], 0.5 * names), tier=tier, cue=has_cue, features=features)
             (hard if plain and too_hard(sentence) else scored).append(c)
+    if plain and not any(c.tier == 0 for c in scored):  # the only direct answers are hard: quote them anyway
+        scored += [c for c in hard if c.tier == 0]
     pool = scored or hard
     if not evidence.names:  # no known focus: a rare question word that titles a document stands in ("Triaminic")
         rare = specific_terms(weights, stems(ASPECT_LABELS.get(frame.aspect, "")), share=0.8)  # not "side effects"
@@ -366,8 +368,8 @@ def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | N
         if not adds(c):
             continue
         if (sum(len(d.text.split()) for d in chosen) + len(c.text.split()) > max_words
-                or c.score < 0.6 * chosen[0].score or not answers_frame(c, frame)):
-            continue
+                or c.score < 0.6 * chosen[0].score or not answers_frame(c, frame) or not (c.tier == 0 or c.cue)):
+            continue  # the second sentence answers too: a section that answers the aspect, or what it needs
         if (_is_recommendation(c) or _is_recommendation(chosen[0])) and not _same_topic(c, chosen[0]):
             continue  # a recommendation's second half is its own topic's text, never another source's
         if not about_population(c.text, frame):
