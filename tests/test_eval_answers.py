@@ -194,11 +194,12 @@ def test_small_run_pubmedqa_reads_its_own_abstracts(small_report):
     correct = sum(p["confusion"][g][g] for g in ("yes", "no", "unclear"))
     assert p["accuracy"] == round(correct / 20, 4)
     # A floor: measured 0.75 (15/20; 12 of 13 "yes", 3 of 6 "no") before the frame-anchored composer, 0.70
-    # (14/20; 10 of 13 "yes", 3 of 6 "no") with it (2026-12-06; 0.720 -> 0.695 on all 1,000, bench/RESULTS.md).
-    # The floor is one question below, with both classes required: answering "yes" to everything (the majority
-    # class here, 0.65) has no right "no"; "unclear" everywhere scores 0.05.
+    # (14/20; 10 of 13 "yes", 3 of 6 "no") with it (2026-12-06; 0.720 -> 0.695 on all 1,000), 0.80 (16/20; 11 of
+    # 13 "yes", 5 of 6 "no") since the conclusion is read as a stance on the asked proposition (0.781 on all
+    # 1,000, bench/RESULTS.md). The floor is one question below, with both classes required: answering "yes" to
+    # everything (the majority class here, 0.65) has no right "no"; "unclear" everywhere scores 0.05.
     assert p["majority_class_here"] == 0.65
-    assert p["accuracy"] >= 0.65 and p["confusion"]["no"]["no"] >= 2 and p["confusion"]["yes"]["yes"] >= 9
+    assert p["accuracy"] >= 0.75 and p["confusion"]["no"]["no"] >= 4 and p["confusion"]["yes"]["yes"] >= 10
 
 
 def test_small_run_red_flags(small_report):

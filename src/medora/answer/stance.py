@@ -343,7 +343,9 @@ def read_conclusion(question: str, sentences: list[str], weights: dict[str, floa
     Every clause votes: for the stance it takes, or, without a stance word, for the question's default ("yes";
     "no" where sameness or need was asked or the wording doubts it) at a lower weight. A vote weighs the share
     of the question's terms (``weights``: stem -> IDF; equal weights without) the clause repeats, and less for
-    each later sentence. ``sentences`` must not be empty."""
+    each later sentence."""
+    if not sentences:
+        raise ValueError("a conclusion to read needs at least one sentence")
     own = {t for t in stems(question) if t not in STOPWORDS and not t.isdigit()}
     terms = {t: w for t, w in (weights or {}).items() if t in own} or dict.fromkeys(own, 1.0)
     total = sum(terms.values()) or 1.0
@@ -373,27 +375,38 @@ def read_conclusion(question: str, sentences: list[str], weights: dict[str, floa
     return ConclusionReading(verdict, best, form, cues[best].get(verdict))
 
 
+def _study_sentences(pool: list[Candidate], study: int, section_type: str) -> list[Candidate]:
+    """The study's sentences of one section type in the evidence, in the order the abstract gives them."""
+    return sorted({c.place: c for c in pool if c.hit.document.id == study
+                   and c.hit.passage.section_type == section_type}.values(),
+                  key=lambda c: (c.hit.passage.ordinal, c.start))
+
+
 def _study_conclusion(pool: list[Candidate], frame: QuestionFrame, search_rank: dict[int, int],
                       weights: TermWeights | None, study: int | None = None) -> Stance | None:
     """A study's whole conclusion, read in order as a stance on the question: ``study`` (a document id) when the
-    question is its research question, else the study whose conclusion passage search ranks best (top 3)."""
+    question is its research question, else the study whose conclusion passage search ranks best (top 3).
+    When none of the research question's study's conclusion is quotable, its results are read instead."""
+    part = "conclusion"
     if study is None:
         ranked = sorted((c for c in pool if c.hit.passage.section_type == "conclusions"
                          and search_rank.get(c.hit.passage.id, 99) <= 3), key=lambda c: search_rank[c.hit.passage.id])
         if not ranked:
             return None
         study = ranked[0].hit.document.id
-    sentences = sorted({c.place: c for c in pool if c.hit.document.id == study
-                        and c.hit.passage.section_type == "conclusions"}.values(),
-                       key=lambda c: (c.hit.passage.ordinal, c.start))
+        sentences = _study_sentences(pool, study, "conclusions")
+    else:
+        sentences = _study_sentences(pool, study, "conclusions")
+        if not sentences:
+            part, sentences = "results", _study_sentences(pool, study, "results")
     if not sentences:
         return None
     reading = read_conclusion(frame.question, [c.text for c in sentences], weights.weights if weights else None)
     how = {"sameness": "whether they are the same", "necessity": "whether it is needed",
            "difference": "whether they differ", "omission": "whether it can be left out",
            "effect": "the asked effect"}[reading.form]
-    basis = (f"the study's conclusion on {how}: \"{reading.cue}\"" if reading.cue
-             else f"the study's conclusion on {how} (no denial of it)")
+    basis = (f"the study's {part} on {how}: \"{reading.cue}\"" if reading.cue
+             else f"the study's {part} on {how} (no denial of it)")
     return Stance(reading.verdict, sentences[reading.sentence], basis)
 
 
