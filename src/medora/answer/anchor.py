@@ -63,10 +63,10 @@ _route("storage", ((), r"storage|how supplied|handling"), ((), r"dosage forms|de
 _route("appearance", ((), r"dosage forms|how supplied|description"), ((), r"storage"))
 _route("ingredients", ((), r"description|ingredient"), ((), r"dosage forms|how supplied"))
 _route("mechanism", ((), r"mechanism of action|pharmacodynamics"), ((), r"clinical pharmacology|description"))
-_route("indication", (("indications",), r"indications|uses|purpose"), (("definition",), None))
-_route("information", (("indications", "definition"), r"indications|uses|purpose|description"),
-       ((), r"mechanism of action|dosage and administration|boxed warning"))
-_route("comparison", (("indications",), r"indications|mechanism of action"), (("dosage",), None))
+_route("indication", (("indications",), r"\bindications|\buses\b|purpose"), (("definition",), None))
+_route("information", (("indications", "definition"), r"\bindications|\buses\b|purpose"),
+       ((), r"description|mechanism of action|dosage and administration|boxed warning"))
+_route("comparison", (("indications",), r"\bindications|mechanism of action"), (("dosage",), None))
 _route("definition", (("definition",), None), (("symptoms", "causes"), None))
 _route("cause", (("causes",), None), (("genetics", "definition"), None))
 _route("symptoms", (("symptoms",), None), (("diagnosis", "definition"), None))

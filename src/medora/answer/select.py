@@ -62,7 +62,7 @@ ASPECT_CUES: dict[str, re.Pattern[str]] = {k: re.compile(v, re.I) for k, v in {
     "ingredients": r"\b(contains?|ingredients?|each (tablet|capsule|ml))\b",
     "mechanism": r"\b(inhibit\w*|works by|mechanism|blocks?|binds?|receptors?|agonist|antagonist)\b",
     "indication": r"\b(indicated (for|as|in)|used (to|for|in)|treatment of|to treat|management of)\b",
-    "information": r"\b(is an?|are|indicated (for|as|in)|used (to|for))\b",
+    "information": r"\b(is an?|are an?|is the|indicated (for|as|in)|used (to|for)|belongs to|class of)\b",
     "comparison": r"\b(compared|than|versus|both)\b",
     "definition": r"^\s*[^.]{0,80}\b(is|are|refers to|means)\b( an?| the)?\b",
     "cause": r"\b(caused by|causes?|due to|results? from|virus|bacteri\w*|mutations?|infection)\b",
@@ -223,8 +223,8 @@ def frame_candidates(evidence: Evidence, frame: QuestionFrame, weights: TermWeig
             c = Candidate(hit, a, b, sentence, section_key_for(hit, sentence), score, features["overlap"],
                           max(features["support"], 0.5 * names), tier=tier, cue=has_cue, features=features)
             (hard if plain and too_hard(sentence) else scored).append(c)
-    if plain and not any(c.tier == 0 for c in scored):  # the only direct answers are hard: quote them anyway
-        scored += [c for c in hard if c.tier == 0]
+    if plain and not any(c.tier == 0 and c.cue for c in scored):  # the only direct answers read hard: quote them
+        scored += [c for c in hard if c.tier == 0 and (c.cue or not any(h.cue for h in hard if h.tier == 0))]
     pool = scored or hard
     if not evidence.names:  # no known focus: a rare question word that titles a document stands in ("Triaminic")
         rare = specific_terms(weights, stems(ASPECT_LABELS.get(frame.aspect, "")), share=0.8)  # not "side effects"
@@ -317,6 +317,8 @@ def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | N
               or pool)
     if own_documents:  # the focus's own label or page first: another label's table row about it is a special case
         ranked = sorted(ranked, key=lambda c: c.hit.document.id not in own_documents)
+    if frame.aspect in ("information", "definition", "indication"):  # "what is X?" is answered by a sentence naming X
+        ranked = sorted(ranked, key=lambda c: not c.features.get("names_focus"))
     if len(frame.drugs) > 1:  # evidence about both drugs first: one label naming the other
         both = [c for c in pool if other_names(frame, names_by_concept, c.hit.document.id)
                 and names_focus(c.text, other_names(frame, names_by_concept, c.hit.document.id))]
