@@ -50,7 +50,8 @@ SELECTION = (("medquad-qa-1k", 100), ("liveqa-med-dev", None), ("pubmedqa-1k", 5
 WARM_UP = "What are the symptoms of Graves disease?"
 CLI_QUESTION = "What are the treatments for Graves disease?"
 STAGES = ("retrieve", "select", "compose", "total")
-GOAL_P50_MS = 150.0
+# p50 goals by retrieval path: lexical on the first library (150 ms), hybrid on the broadened one (issue 12: 500 ms)
+GOAL_P50_MS = {"lexical": 150.0, "hybrid": 500.0}
 
 
 def select_questions(eval_dir: Path) -> list[dict[str, str]]:
@@ -160,8 +161,10 @@ def report(results: list[dict[str, Any]], cli: dict[str, Any], info: dict[str, A
     status = Counter(r["status"] for r in results)
     p50 = percentile([r["timings_ms"]["total"] for r in results], 50)
     in_process = median([r["in_process_total_ms"] for r in cli["ask"] if r["in_process_total_ms"] is not None])
+    path = "hybrid" if any("retrieve.dense" in r["timings_ms"] for r in results) else "lexical"
+    goal = GOAL_P50_MS[path]
     return "\n".join([
-        report_header("Ask latency (`answer_question`, lexical path)", info, command),
+        report_header(f"Ask latency (`answer_question`, {path} path)", info, command),
         (f"Library: `{shown}`{origin}. {len(results)} questions after one warm-up; "
         f"statuses: {dict(sorted(status.items()))}."),
         "",
@@ -170,7 +173,7 @@ def report(results: list[dict[str, Any]], cli: dict[str, Any], info: dict[str, A
         markdown_table(["eval set", "questions", "answered", "insufficient", "wall p50 ms", "wall p95 ms",
                         "wall max ms"], set_rows(results)),
         "",
-        f"Goal p50 total under {GOAL_P50_MS:.0f} ms: {p50:.1f} ms — {'met' if p50 < GOAL_P50_MS else 'NOT met'}.",
+        f"Goal p50 total under {goal:.0f} ms ({path}): {p50:.1f} ms — {'met' if p50 < goal else 'NOT met'}.",
         "",
         "Cold CLI, a fresh process each run (process start, imports, opening the library, answering, JSON):",
         "",

@@ -105,3 +105,11 @@ def test_does_a_drug_cause_an_effect_is_answered_from_that_drugs_label_naming_th
     assert answer.verdict == "yes", answer.verdict_basis
     assert re.search(r"atorvastatin|lipitor", answer.bottom_line[0].text, re.I)
     assert re.search(r"muscle pain|myopathy", answer.bottom_line[0].text, re.I)
+
+
+def test_a_medicine_the_library_does_not_know_is_never_answered_from_another_drugs_label(ask):
+    # Before: "how to stop taking xanax" (no alprazolam brand in the library) quoted the Zykadia label.
+    answer = ask("How do I stop taking xanax?")
+    assert answer.frame.focus_kind == "drug" and not answer.frame.concepts
+    labels = [r.title for r in answer.references if r.doc_type == "drug label"]
+    assert labels == [], labels

@@ -92,6 +92,7 @@ def test_aspects_route_to_the_sections_that_answer_them():
     "Dosing recommendations: INDICATION Dosing Regimen Maximum Dose DPN Pain 3 divided doses per day 300 mg/day "
     "within 1 week PHN 2 or 3 divided doses per day 300 mg/day within 1 week.",
     "If the information is available, the table below includes how often the symptom is seen.",
+    "Because these frequencies are based on a specific study, the fractions may be different.",
 ])
 def test_page_furniture_and_cross_references_never_become_statements(sentence):
     assert not clean_statement(sentence)

@@ -26,6 +26,7 @@ GUIDELINE_RANK = 3  # guideline passages search ranks this high always join the 
 # A study search ranks at the top answers a research question with its own conclusion.
 STUDY_TYPES = ("trial", "systematic review", "meta-analysis", "cohort", "case-control", "article")
 RESEARCH_TITLE_OVERLAP = 0.5  # word-stem Jaccard of question and a study's title
+RESEARCH_RANK = 3  # a study whose title is the question answers it when search ranks it this high
 MAX_TOPICS = 3  # guideline topics whose recommendations join a screening or prevention answer
 AUTHORITY_ASPECTS = ("screening", "prevention")  # where a guideline's recommendation leads the answer
 
@@ -212,7 +213,7 @@ def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit],
            lead_sections: tuple[str, ...] = ()) -> Evidence:
     """The evidence for ``frame``: aspect sections of the focus documents first, then search results
     about the focus; general search results only when the question names no known concept."""
-    if searched and is_research_question(frame.question, searched[0]):
+    if any(is_research_question(frame.question, h) for h in searched[:RESEARCH_RANK]):
         return Evidence(hits=list(searched), scope="search results", searched=list(searched))
     focus_ids: list[int] = []
     for c in frame.focus:

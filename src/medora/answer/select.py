@@ -111,7 +111,8 @@ _FURNITURE = re.compile(
     r"approximate number of patients|a frequency of \d+/\d+ means|the sign or symptom may be rare or common|"
     r"\bthis table\b|\bsee table\b|\[see\b|\(\s*\d+(\.\d+)*(\s*,\s*\d+(\.\d+)*)*\s*\)|\bsee (section|subsection)\b|"
     r"^(table|figure) \d|\btable below\b|\blisted as a fraction\b|\bfirst number of the fraction\b|"
-    r"\brough estimate of the percentage\b|\bmedlineplus medical dictionary\b|\bplease visit\b|\bfor more (specific )?information\b|\bvisit (the|our) [^.]*(website|page)", re.I)
+    r"\brough estimate of the percentage\b|\bmedlineplus medical dictionary\b|\bthese frequencies\b|"
+    r"\bno information on frequency\b|\bplease visit\b|\bfor more (specific )?information\b|\bvisit (the|our) [^.]*(website|page)", re.I)
 
 
 def _whole_recommendation(p, a: int, b: int) -> bool:
@@ -231,6 +232,10 @@ def frame_candidates(evidence: Evidence, frame: QuestionFrame, weights: TermWeig
         titled = {t for t in rare if any(t in stems(h.document.title) for h in evidence.hits[:MAX_PASSAGES])}
         named = [c for c in pool if titled & (stems(c.text) | stems(c.hit.document.title))]
         pool = named or pool
+        if frame.focus_kind == "drug":  # a medicine the library does not know: no other drug's label speaks for it
+            asked = stems(frame.question)  # ("how to stop taking xanax" must not quote the Zykadia label)
+            pool = [c for c in pool if c.hit.document.doc_type != "drug label"
+                    or stems(c.hit.document.title.split("—")[0]) & asked]
     pool.sort(key=lambda c: -c.score)
     if question_vec is not None and pool:
         # Guideline recommendations are always scored by meaning: which one is about the question decides a verdict.
