@@ -327,3 +327,14 @@ def test_failure_at_the_end_of_the_batch_rolls_back(stored, monkeypatch):
         store.write_batch(writes)
     monkeypatch.undo()
     _assert_unchanged_and_usable(store, path, before)
+
+
+def test_hybrid_keeps_the_word_searchs_best_passages_among_the_k_returned():
+    from medora.retrieve.search import keep_lexical_best
+
+    # "What is chlorhexidine?": one passage names it (BM25 only); dense look-alikes fill the fused list.
+    fused = [(10, 1.0), (11, 0.9), (12, 0.8), (13, 0.7), (99, 0.5)]
+    kept = keep_lexical_best(fused, [99], k=3)
+    assert [pid for pid, _ in kept][:3] == [10, 11, 99]
+    assert sorted(kept) == sorted(fused)  # nothing lost, nothing added
+    assert keep_lexical_best(fused, [10, 11], k=3) == fused  # already in: unchanged

@@ -148,7 +148,9 @@ def trim_sentence(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def evidence_coverage(hits: list[SearchHit], weights: TermWeights, top: int = 3) -> float:
-    """Share of the question's focus-term weight found in the best single passage among the top few.
+    """Share of the question's focus-term weight found in the best single passage among the top few (of the
+    fused ranking, and of the word search's own ranking: in hybrid search a rare name only BM25 matches may
+    sit low in the fused list).
 
     Only the most specific known terms count (long consumer questions carry many incidental
     words), and the share of the question made of words the library lacks entirely scales it
@@ -157,7 +159,8 @@ def evidence_coverage(hits: list[SearchHit], weights: TermWeights, top: int = 3)
     focus = weights.focus()
     total = sum(focus.values()) or 1.0
     best = 0.0
-    for hit in hits[:top]:
+    by_words = sorted((h for h in hits if "bm25" in h.scores), key=lambda h: -h.scores["bm25"])[:top]
+    for hit in hits[:top] + by_words:
         present = stems(hit.document.title + " " + " ".join(hit.passage.section_path) + " " + hit.passage.text)
         best = max(best, sum(w for s, w in focus.items() if s in present) / total)
     return best * (1.0 - weights.unknown_share())

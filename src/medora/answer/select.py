@@ -115,6 +115,17 @@ _FURNITURE = re.compile(
     r"\bno information on frequency\b|\bplease visit\b|\bfor more (specific )?information\b|\bvisit (the|our) [^.]*(website|page)", re.I)
 
 
+_FORM_WORDS = stems("cream tablets capsules injection solution suspension oral topical extended release delayed "
+                    "hydrochloride sodium potassium calcium acetate sulfate ointment gel patch spray kit")
+
+
+def _drug_names(doc) -> set[str]:
+    """Word stems of the drug a label is for (brand, generic, substance; not "cream" or "tablets")."""
+    names = [v for key in ("brand_names", "generic_names", "substance_names") for v in doc.metadata.get(key) or []
+             if isinstance(v, str)] or [doc.title.split("—")[0]]
+    return stems(" ".join(names)) - _FORM_WORDS
+
+
 def _whole_recommendation(p, a: int, b: int) -> bool:
     """A guideline's one-sentence recommendation stored without its full stop ("The USPSTF recommends screening
     for hepatitis B virus (HBV) infection in pregnant women at their first prenatal visit") is still one."""
@@ -184,6 +195,7 @@ def frame_candidates(evidence: Evidence, frame: QuestionFrame, weights: TermWeig
     """Scored candidate sentences of the evidence, best first (each keeps its ``features``)."""
     aspect_cue = ASPECT_CUES.get(frame.aspect)
     amount = ASPECT_CUES["dose"]
+    asked = stems(frame.question)
     scored: list[Candidate] = []
     hard: list[Candidate] = []
     for hit in evidence.hits[:MAX_PASSAGES]:
@@ -193,6 +205,11 @@ def frame_candidates(evidence: Evidence, frame: QuestionFrame, weights: TermWeig
         context = stems(hit.document.title + " " + " ".join(p.section_path))
         tier = evidence.tiers.get(p.id)
         in_focus_doc = hit.document.id in evidence.focus_documents
+        # Without a known focus, a drug label the question does not name never speaks for what it asks: "how to
+        # stop taking xanax" (a medicine the library does not know) must not quote Zykadia's label, "what is
+        # chlorhexidine?" not the chloroprocaine label dense search finds alike.
+        unnamed_label = (not evidence.names and hit.document.doc_type == "drug label"
+                         and not _drug_names(hit.document) & asked)
         rank_prior = 1.0 / (1.0 + 0.25 * (hit.rank - 1))
         lists = list_spans(p.text, p.sentences)
         for a, b in list(p.sentences) + lists:
@@ -206,6 +223,8 @@ def frame_candidates(evidence: Evidence, frame: QuestionFrame, weights: TermWeig
             names = bool(evidence.names) and names_focus(sentence, evidence.names)
             if evidence.names and not (in_focus_doc or names):
                 continue  # about something other than the focus
+            if unnamed_label:
+                continue
             own = stems(sentence)
             has_cue = bool(aspect_cue and aspect_cue.search(sentence))
             if frame.effects:  # "does X cause Y?": what the aspect needs is Y named
@@ -224,7 +243,9 @@ def frame_candidates(evidence: Evidence, frame: QuestionFrame, weights: TermWeig
             c = Candidate(hit, a, b, sentence, section_key_for(hit, sentence), score, features["overlap"],
                           max(features["support"], 0.5 * names), tier=tier, cue=has_cue, features=features)
             (hard if plain and too_hard(sentence) else scored).append(c)
-    if plain and not any(c.tier == 0 and c.cue for c in scored):  # the only direct answers read hard: quote them
+    if plain and not frame.yes_no and not any(c.tier == 0 and c.cue for c in scored):  # the only direct answers
+        # read hard ("how to come off citalopram": "Gradually reduce the dosage…"): quote them; a yes/no question's
+        # answer is a stance, found among all sentences
         scored += [c for c in hard if c.tier == 0 and (c.cue or not any(h.cue for h in hard if h.tier == 0))]
     pool = scored or hard
     if not evidence.names:  # no known focus: a rare question word that titles a document stands in ("Triaminic")
@@ -232,10 +253,6 @@ def frame_candidates(evidence: Evidence, frame: QuestionFrame, weights: TermWeig
         titled = {t for t in rare if any(t in stems(h.document.title) for h in evidence.hits[:MAX_PASSAGES])}
         named = [c for c in pool if titled & (stems(c.text) | stems(c.hit.document.title))]
         pool = named or pool
-        if frame.focus_kind == "drug":  # a medicine the library does not know: no other drug's label speaks for it
-            asked = stems(frame.question)  # ("how to stop taking xanax" must not quote the Zykadia label)
-            pool = [c for c in pool if c.hit.document.doc_type != "drug label"
-                    or stems(c.hit.document.title.split("—")[0]) & asked]
     pool.sort(key=lambda c: -c.score)
     if question_vec is not None and pool:
         # Guideline recommendations are always scored by meaning: which one is about the question decides a verdict.

@@ -33,6 +33,7 @@ LEXICAL_WEIGHT = 0.5  # weight of the policy-ranked BM25 list against the policy
 MODES = ("auto", "lexical", "dense", "hybrid")
 MATCH_TERMS = 12  # in hybrid search BM25 matches only a question's rarest words (see search)
 MIN_COVERAGE = 0.95  # in "auto", dense joins only when this share of passages has vectors
+LEXICAL_KEEP = 3  # in hybrid search the word search's best 3 passages always stay among the k returned
 FEEDBACK_PASSAGES = 5  # dense search moves the question toward its 5 nearest passages (0: off; see RESULTS)
 
 
@@ -48,6 +49,19 @@ def combine(*scored: list[tuple[int, float]], weights: tuple[float, ...]) -> lis
             scaled = (score - low) / (top - low) if top > low else 1.0  # equal scores: all equally the best
             fused[pid] = fused.get(pid, 0.0) + weight * scaled
     return sorted(fused.items(), key=lambda kv: -kv[1])
+
+
+def keep_lexical_best(fused: list[tuple[int, float]], lexical_best: list[int], k: int) -> list[tuple[int, float]]:
+    """``fused`` with the word search's best passages inside its first ``k``: a rare name that only BM25 matches
+    ("chlorhexidine", one passage) must not be pushed out by the dense list's look-alikes ("chloroprocaine")."""
+    head = {pid for pid, _ in fused[:k]}
+    missing = [pid for pid in lexical_best if pid not in head]
+    if not missing:
+        return fused
+    scores = dict(fused)
+    kept = [(pid, scores[pid]) for pid in missing]
+    rest = [item for item in fused if item[0] not in missing]
+    return rest[: k - len(kept)] + kept + rest[k - len(kept):]
 
 
 def coverage_notice(coverage: tuple[int, int] | None, mode: str) -> list[str]:
@@ -195,6 +209,7 @@ class Retriever:
                 fused = combine([(h.passage.id, h.scores["rerank"]) for h in hits],
                                 [(h.passage.id, h.scores["rerank"]) for h in dense_hits],
                                 weights=(self.lexical_weight, 1.0))
+                fused = keep_lexical_best(fused, [h.passage.id for h in hits[:LEXICAL_KEEP]], k)
                 hits, mode = _fused_hits(hits, dense_hits, fused[: max(k * 2, k)]), "hybrid"
             timings["rank"] += (time.perf_counter() - t) * 1000
         return Retrieval(hits[:k], kind, weights, mode, timings, normalized, coverage_notice(self.coverage, mode))
