@@ -58,7 +58,7 @@ _route("breastfeeding", ((), r"lactation|nursing mothers|breast ?feeding"),
        (("warnings",), r"specific populations|boxed warning|^warnings"))
 _route("children", ((), r"pediatric|children"), (("contraindications", "dosage"), r"contraindications|dosage"))
 _route("older_adults", ((), r"geriatric|elderly|older"), (("dosage",), r"dosage"))
-_route("stopping", ((), r"discontinu|withdraw|taper"), (("warnings", "dosage"), r"warnings|dosage and administration"))
+_route("stopping", ((), r"discontinu|withdraw|taper|dosage and administration"), (("warnings",), r"warnings"))
 _route("overdose", ((), r"overdos"), ((), r"boxed warning"))
 _route("storage", ((), r"storage|how supplied|handling"), ((), r"dosage forms|description"))
 _route("appearance", ((), r"dosage forms|how supplied|description"), ((), r"storage"))

@@ -392,8 +392,8 @@ def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | N
         if not adds(c):
             continue
         if (sum(len(d.text.split()) for d in chosen) + len(c.text.split()) > max_words
-                or c.score < 0.6 * chosen[0].score or not answers_frame(c, frame) or not (c.tier == 0 or c.cue)):
-            continue  # the second sentence answers too: a section that answers the aspect, or what it needs
+                or c.score < 0.6 * chosen[0].score or not answers_frame(c, frame) or not (c.cue or (c.tier == 0 and frame.aspect not in ASPECT_CUES))):
+            continue  # the second sentence answers too: it carries what the aspect needs
         if (_is_recommendation(c) or _is_recommendation(chosen[0])) and not _same_topic(c, chosen[0]):
             continue  # a recommendation's second half is its own topic's text, never another source's
         if not about_population(c.text, frame):
