@@ -163,19 +163,26 @@ def test_take_stance_reads_the_whole_conclusion_in_order(items):
     assert stance.basis == 'the study\'s conclusion on the asked effect: "did not"'
 
 
-def test_a_research_question_naming_a_drug_is_answered_by_its_study_not_a_label(items):
-    item = items["11035130"]  # methotrexate and folic acid: "It is important to continue FA supplementation ..."
-    doc, passage = _study(item)
+def _methotrexate_label(rank: int) -> tuple[Candidate, ConceptMatch]:
+    """A methotrexate label's contraindication sentence (search rank ``rank``) and the drug concept it belongs to."""
     label = Document(id=2, source="openfda", external_id="l", title="Methotrexate tablets", url=None,
                      publisher=None, year=None, doc_type="drug label", grade=None, license=None, version=1,
                      status="active", metadata={})
     text = "Methotrexate is contraindicated in pregnant women."
     lp = Passage(id=99, document_id=2, ordinal=1, section_path=["Contraindications"],
                  section_type="contraindications", text=text, sentences=[(0, len(text))])
-    contraindicated = Candidate(SearchHit(lp, label, 5.0, 2), 0, len(text), text, "contraindications", 9.0, 1.0, 1.0,
-                                tier=0, meaning=0.9)
+    contraindicated = Candidate(SearchHit(lp, label, 5.0, rank), 0, len(text), text, "contraindications", 9.0, 1.0,
+                                1.0, tier=0, meaning=0.9)
     drug = ConceptMatch(concept_id=1, kind="drug", preferred="methotrexate", matched_text="methotrexate",
                         span=(0, 1), score=1.0, doc_ids=(2,), name="methotrexate")
+    return contraindicated, drug
+
+
+def test_a_research_question_naming_a_drug_is_answered_by_its_study_not_a_label(items):
+    item = items["11035130"]  # methotrexate and folic acid: "It is important to continue FA supplementation ..."
+    doc, passage = _study(item)
+    contraindicated, drug = _methotrexate_label(rank=2)
+    lp = contraindicated.hit.passage
     pool = [contraindicated, *_candidates(doc, passage, rank=1)]
     stance = take_stance(pool, _frame(item["text"], (drug,)), {1: ("methotrexate",)},
                          search_rank={passage.id: 1, lp.id: 2})
@@ -187,16 +194,8 @@ def test_a_question_that_is_not_the_studys_own_keeps_the_label(items):
     """The same pool, asked a drug question that is no study's title: the label's contraindication answers."""
     item = items["11035130"]
     doc, passage = _study(item)
-    label = Document(id=2, source="openfda", external_id="l", title="Methotrexate tablets", url=None,
-                     publisher=None, year=None, doc_type="drug label", grade=None, license=None, version=1,
-                     status="active", metadata={})
-    text = "Methotrexate is contraindicated in pregnant women."
-    lp = Passage(id=99, document_id=2, ordinal=1, section_path=["Contraindications"],
-                 section_type="contraindications", text=text, sentences=[(0, len(text))])
-    contraindicated = Candidate(SearchHit(lp, label, 5.0, 1), 0, len(text), text, "contraindications", 9.0, 1.0, 1.0,
-                                tier=0, meaning=0.9)
-    drug = ConceptMatch(concept_id=1, kind="drug", preferred="methotrexate", matched_text="methotrexate",
-                        span=(0, 1), score=1.0, doc_ids=(2,), name="methotrexate")
+    contraindicated, drug = _methotrexate_label(rank=1)
+    lp = contraindicated.hit.passage
     frame = QuestionFrame(question="Can I take methotrexate while pregnant?", concepts=(drug,), aspect="pregnancy",
                           aspect_source="rule", aspect_confidence=1.0, population=("pregnancy",), form="yes_no",
                           yes_no=True, focus_kind="drug")
