@@ -43,11 +43,11 @@ def _texts(answer) -> set[str]:
     return {s.text for s in answer.statements()}
 
 
-# Patient answers that read above grade 8 as first selected, and can be brought to 8 (re-picked for the
-# frame-anchored composer on 2026-12-06: 8.21, 8.74 and 10.17 before fitting; the earlier three now read at
-# 8 or below as first selected, so they no longer exercise the fitting).
-ABOVE_8 = ["What is celiac disease?", "What are the symptoms of hepatitis C?", "How is rheumatoid arthritis treated?"]
-OUT_OF_REACH = "What is allopurinol?"  # every sentence of its label's routed sections reads above grade 8 (12.2)
+# Patient answers that read above grade 8 as first selected, and can be brought to 8 (re-picked on 2026-12-06
+# twice: for the frame-anchored composer, then for fitted selection and quotable lists, which made the hepatitis C
+# and allopurinol answers read plainer as first selected; now 8.72, 9.52 and 11.38 before fitting).
+ABOVE_8 = ["What is celiac disease?", "How is endometriosis treated?", "What are the symptoms of epilepsy?"]
+OUT_OF_REACH = "What is metformin?"  # its (combination) labels' routed sentences all read above grade 8 (15.3)
 
 
 @pytest.fixture(scope="module")
