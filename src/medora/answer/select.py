@@ -30,6 +30,7 @@ from medora.answer.evidence import (
 from medora.answer.aspect import ASPECT_LABELS
 from medora.answer.frame import QuestionFrame
 from medora.answer.semantic import similarities
+from medora.models import Document, Passage
 from medora.answer.stance import Stance, about_population, fits_population, question_age, specific_terms
 from medora.retrieve.query import stems
 from medora.retrieve.terms import TermWeights
@@ -119,14 +120,14 @@ _FORM_WORDS = stems("cream tablets capsules injection solution suspension oral t
                     "hydrochloride sodium potassium calcium acetate sulfate ointment gel patch spray kit")
 
 
-def _drug_names(doc) -> set[str]:
+def _drug_names(doc: Document) -> set[str]:
     """Word stems of the drug a label is for (brand, generic, substance; not "cream" or "tablets")."""
     names = [v for key in ("brand_names", "generic_names", "substance_names") for v in doc.metadata.get(key) or []
              if isinstance(v, str)] or [doc.title.split("—")[0]]
     return stems(" ".join(names)) - _FORM_WORDS
 
 
-def _whole_recommendation(p, a: int, b: int) -> bool:
+def _whole_recommendation(p: Passage, a: int, b: int) -> bool:
     """A guideline's one-sentence recommendation stored without its full stop ("The USPSTF recommends screening
     for hepatitis B virus (HBV) infection in pregnant women at their first prenatal visit") is still one."""
     return (p.section_type == "recommendation" and p.text[a:b].strip() == p.text.strip()
@@ -391,9 +392,10 @@ def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | N
             break
         if not adds(c):
             continue
+        carries = c.cue or (c.tier == 0 and frame.aspect not in ASPECT_CUES)  # what the aspect needs
         if (sum(len(d.text.split()) for d in chosen) + len(c.text.split()) > max_words
-                or c.score < 0.6 * chosen[0].score or not answers_frame(c, frame) or not (c.cue or (c.tier == 0 and frame.aspect not in ASPECT_CUES))):
-            continue  # the second sentence answers too: it carries what the aspect needs
+                or c.score < 0.6 * chosen[0].score or not answers_frame(c, frame) or not carries):
+            continue  # the second sentence answers too
         if (_is_recommendation(c) or _is_recommendation(chosen[0])) and not _same_topic(c, chosen[0]):
             continue  # a recommendation's second half is its own topic's text, never another source's
         if not about_population(c.text, frame):
