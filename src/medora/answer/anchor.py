@@ -120,12 +120,19 @@ def _authority_first(store: LibraryStore, frame: QuestionFrame, searched: list[S
 
 
 def is_research_question(question: str, top: SearchHit) -> bool:
-    """The question is the research question of the study search ranked first (its title, nearly word for
-    word): that study answers it, not the pages about the concepts it names."""
+    """The question is the research question of this study (its title, nearly word for word): that study
+    answers it, not the pages about the concepts it names."""
     if top.document.doc_type not in STUDY_TYPES:
         return False
     q, t = stems(question), stems(top.document.title)
     return bool(q and t) and len(q & t) / len(q | t) >= RESEARCH_TITLE_OVERLAP
+
+
+def research_study(question: str, ranked: list[tuple[int, SearchHit]]) -> SearchHit | None:
+    """The study whose research question this is, among the (search rank, hit) pairs search ranked in its top
+    ``RESEARCH_RANK`` (best first); None when there is none."""
+    return next((h for rank, h in sorted(ranked, key=lambda r: r[0])
+                 if rank <= RESEARCH_RANK and is_research_question(question, h)), None)
 
 
 def route_tier(aspect: str, passage: Passage) -> int | None:
@@ -213,7 +220,7 @@ def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit],
            lead_sections: tuple[str, ...] = ()) -> Evidence:
     """The evidence for ``frame``: aspect sections of the focus documents first, then search results
     about the focus; general search results only when the question names no known concept."""
-    if any(is_research_question(frame.question, h) for h in searched[:RESEARCH_RANK]):
+    if research_study(frame.question, [(h.rank, h) for h in searched]) is not None:
         return Evidence(hits=list(searched), scope="search results", searched=list(searched))
     focus_ids: list[int] = []
     for c in frame.focus:

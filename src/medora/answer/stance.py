@@ -8,7 +8,7 @@ it is about the frame: the label of the drug asked about, naming the other drug 
 the question names. When no sentence takes a stance, the verdict says that the sources do not
 answer directly — never a yes or no read off a sentence that does not address the question.
 
-A research question (the title of the study search ranks first, ``anchor.is_research_question``) is
+A research question (the title of a study search ranks in its top 3, ``anchor.research_study``) is
 answered by that study's conclusion, read as a stance on the asked proposition
 (``read_conclusion``): the form of the question (does X change Y; are X and Y the same; do they
 differ; is X necessary; can X be left out), then each clause of the conclusion, weighed by how
@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from medora.answer.anchor import LEAD_TIER, STUDY_TYPES, is_research_question, names_focus
+from medora.answer.anchor import LEAD_TIER, STUDY_TYPES, names_focus, research_study
 from medora.answer.frame import QuestionFrame
 from medora.answer.evidence import Candidate
 from medora.answer.semantic import question_vector, similarities
@@ -358,7 +358,8 @@ def read_conclusion(question: str, sentences: list[str], weights: dict[str, floa
         mine = {"yes": 0.0, "no": 0.0}
         said: dict[str, str] = {}
         for clause in (c for c in _CLAUSES.split(sentence) if c and c.strip()):
-            topic = sum(w for t, w in terms.items() if t in stems(clause)) / total
+            words = stems(clause)
+            topic = sum(w for t, w in terms.items() if t in words) / total
             weight = (topic + TOPIC_FLOOR) * EARLIER ** i
             stance = clause_stance(clause, form)
             if stance is None:
@@ -415,15 +416,17 @@ def take_stance(pool: list[Candidate], frame: QuestionFrame, names_by_concept: d
     """The verdict and the sentence it rests on (see the module docstring for the order)."""
     ranks = search_rank or {}
     first = min(pool, key=lambda c: ranks.get(c.hit.passage.id, 99), default=None)
-    if first is not None and ranks.get(first.hit.passage.id, 99) <= 3 and first.hit.document.doc_type in STUDY_TYPES:
-        # A research question (the study's own title) is answered by that study; a question naming no drug by the
-        # study whose conclusion search ranks best.
-        own = is_research_question(frame.question, first.hit)
-        if own or not frame.drugs:
-            found = (own and _study_conclusion(pool, frame, ranks, weights, first.hit.document.id)) or \
-                _study_conclusion(pool, frame, ranks, weights)
-            if found:
-                return found
+    # A research question (a study's own title, search ranks the study in its top 3) is answered by that study
+    # (the same study ``anchor.gather`` kept the search results for); a question naming no drug, by the study
+    # whose conclusion search ranks best when search ranked a study first.
+    own = research_study(frame.question, [(ranks[c.hit.passage.id], c.hit) for c in pool if c.hit.passage.id in ranks])
+    studied_first = (first is not None and ranks.get(first.hit.passage.id, 99) <= 3
+                     and first.hit.document.doc_type in STUDY_TYPES)
+    if own is not None or (studied_first and not frame.drugs):
+        found = (own is not None and _study_conclusion(pool, frame, ranks, weights, own.document.id)) or \
+            _study_conclusion(pool, frame, ranks, weights)
+        if found:
+            return found
     if frame.aspect in ("screening", "prevention") or not frame.drugs:
         found = _guideline(pool, frame)
         if found:
