@@ -3,7 +3,8 @@
 Fourteen staff clients (seven editors, seven reviewers, each with their own token) race to take
 review actions on four shared articles, each action based on the revision it just read; six
 anonymous clients ask questions (plain and streamed) and read the published list meanwhile. For a
-bounded time (``MEDORA_API_SOAK_SECONDS``, default 30, as the issue asks) every loop is bounded too. Afterwards:
+bounded time (``MEDORA_API_SOAK_SECONDS``, default 30, as the issue asks), and for at least ``MIN_LOOPS``
+rounds per staff client however slow the machine, every loop is bounded too. Afterwards:
 no server error; every write either succeeded on the revision it named or was a 409 conflict; no
 two writes succeeded on the same revision (no lost update); and each article's audit log replays,
 entry by entry, the successful writes, ending in the article's final state.
@@ -34,6 +35,9 @@ pytest_plugins = ("test_api_common",)  # its fixtures: template_library, api_lib
 
 SECONDS = float(os.environ.get("MEDORA_API_SOAK_SECONDS", "30"))
 MAX_LOOPS = 2000  # per client, whatever the duration
+# Per staff client, however slow the machine: enough rounds for every review action to happen
+# (draft → submit → claim → approve takes three clients acting in turn).
+MIN_LOOPS = 25
 QUESTIONS = ("What are the side effects of atorvastatin?", "What is sildenafil used for?",
              "What are the warnings for Triaminic?", "What is the dose of sildenafil?")
 ASKED = ("atorvastatin muscle pain", "Can I take sildenafil with nitrates?", "cough medicine for children",
@@ -47,10 +51,12 @@ CHOICES = {
     ("editor", "approved"): ("revise", "comment"),
     ("reviewer", "draft"): ("comment",),
     ("reviewer", "submitted"): ("claim",),
-    ("reviewer", "under_review"): ("approve", "request_changes", "comment", "claim"),
+    ("reviewer", "under_review"): ("comment", "claim"),  # not the claim holder: comment or take over
     ("reviewer", "changes_requested"): ("comment",),
     ("reviewer", "approved"): ("comment",),
 }
+# The claim holder's choices on the article they hold (four eyes: only they may approve).
+HOLDER_CHOICES = ("approve", "request_changes", "comment")
 
 
 @dataclass(frozen=True)
@@ -79,16 +85,16 @@ def _staff_loop(base: str, token: str, role: str, slugs: list[str], seed: int, d
     rng = random.Random(seed)
     with httpx.Client(base_url=base, timeout=60, headers={"Authorization": f"Bearer {token}"}) as client:
         me = client.get("/v1/auth/me").json()["user"]["username"]
-        for _ in range(MAX_LOOPS):
-            if time.monotonic() > deadline:
+        held: str | None = None  # the article this reviewer just claimed: looked at again next, to decide on it
+        for loop in range(MAX_LOOPS):
+            if time.monotonic() > deadline and loop >= MIN_LOOPS:
                 return
-            slug = rng.choice(slugs)
+            slug, held = held or rng.choice(slugs), None
             read = client.get(f"/v1/articles/{slug}")
             statuses[read.status_code] += 1
             review = read.json()["review"]
-            action = rng.choice(CHOICES[(role, review["state"])])
-            if action == "approve" and review["claimed_by"] != me:  # four eyes: only the claim holder approves
-                action = "claim"  # a take-over
+            holder = role == "reviewer" and review["state"] == "under_review" and review["claimed_by"] == me
+            action = rng.choice(HOLDER_CHOICES if holder else CHOICES[(role, review["state"])])
             response = _act(client, slug, action, review["revision"])
             statuses[response.status_code] += 1
             after = response.json()
@@ -96,6 +102,8 @@ def _staff_loop(base: str, token: str, role: str, slugs: list[str], seed: int, d
                 assert after["type"] == "/problems/conflict" and after["current"]["revision"] > review["revision"]
             writes.append(Write(slug, action, review["revision"], response.status_code,
                                 after.get("revision"), after.get("state")))
+            if action == "claim" and response.status_code == 200:
+                held = slug
 
 
 def _reader_loop(base: str, seed: int, deadline: float, statuses: Counter, answered: Counter) -> None:
