@@ -113,3 +113,25 @@ def test_a_medicine_the_library_does_not_know_is_never_answered_from_another_dru
     assert answer.frame.focus_kind == "drug" and not answer.frame.concepts
     labels = [r.title for r in answer.references if r.doc_type == "drug label"]
     assert labels == [], labels
+
+
+def test_a_detail_the_question_names_finds_the_passage_that_names_it(ask):
+    # Storage routes to "how supplied" ("Store at 20° to 25° C"); the question asks about the expiration date,
+    # which only the label's patient instructions mention.
+    answer = ask("Can you use fluorouracil past the expiration date?", audience="patient")
+    assert answer.frame.aspect == "storage" and answer.frame.focus_kind == "drug"
+    assert "expiration date" in answer.bottom_line[0].text, [s.text for s in answer.bottom_line]
+    assert answer.verdict == "no"
+    assert not any("fetal" in s.text for s in answer.bottom_line)  # a storage "no" has no harm to explain
+
+
+def test_a_drug_class_question_is_answered_by_the_sentence_that_names_the_class(ask):
+    answer = ask("What drug class is metoprolol?")
+    assert answer.frame.aspect == "drug_class" and "drug class" in answer.frame.label
+    assert re.search(r"^metoprolol\b.{0,30}\bis a beta", answer.bottom_line[0].text, re.I), answer.bottom_line[0].text
+
+
+def test_a_dose_statement_does_not_begin_with_its_heading_tail(ask):
+    answer = ask("What is the dosage of levofloxacin tablets for bronchitis?")
+    lead = answer.bottom_line[0].text
+    assert lead.startswith("The usual dose of levofloxacin"), lead

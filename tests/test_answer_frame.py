@@ -197,3 +197,42 @@ def test_a_does_x_cause_y_question_names_its_effect():
     assert effects_asked("does ibuprofen give you stomach bleeding", []) == ("stomach bleeding",)
     assert effects_asked("What are the side effects of atorvastatin?", []) == ()  # the whole aspect, no one effect
     assert effects_asked("How much metformin can I take?", []) == ()
+
+
+def test_a_drug_question_keeps_the_details_it_names_beyond_its_aspect():
+    from medora.answer.frame import details_asked
+
+    fluorouracil = ConceptMatch(concept_id=1, kind="drug", preferred="fluorouracil", matched_text="fluorouracil",
+                                span=(12, 24), score=1.0, doc_ids=(1,), name="fluorouracil")
+    question = "can you use fluorouracil past expiration date?"
+    assert question[12:24] == "fluorouracil"
+    assert details_asked(question, [fluorouracil]) == ("past", "expiration", "date")
+    assert details_asked("What is the maximum dose of citalopram?", []) == ("citalopram",)  # unknown: not a focus
+    assert details_asked("how long should i take it", []) == ()
+    frame = QuestionFrame(question=question, concepts=(fluorouracil,), aspect="storage", aspect_source="rule",
+                          aspect_confidence=1.0, population=(), form="yes_no", yes_no=True, focus_kind="drug",
+                          details=("past", "expir", "date"))
+    assert frame.names_details("Do not use fluorouracil cream after the expiration date on the tube.")  # 2 of 3
+    assert not frame.names_details("Store at 20° to 25° C (68° to 77° F).")
+
+
+@pytest.mark.parametrize("question, aspect", [
+    ("what class is diazepam", "drug_class"),
+    ("What kind of drug is gabapentin?", "drug_class"),
+    ("what is usual infusion time for cetuximab", "how_to_take"),
+    ("How is tocilizumab administered?", "how_to_take"),
+])
+def test_drug_class_and_administration_questions(question, aspect):
+    assert classify_aspect(question, "drug", None).aspect == aspect
+    assert classify_aspect("What class of drugs treats gout?", "condition", None).aspect != "drug_class"
+
+
+def test_a_split_heading_tail_or_a_glued_list_number_is_trimmed_from_a_statement():
+    from medora.answer.evidence import trim_sentence
+
+    for text, kept in (("≥ 50 mL/minute The usual dose is 500 mg every 24 hours.", "The usual dose"),
+                       ("2.Put the cream on your face as directed.", "Put the cream"),
+                       ("12.5 mg is the starting dose.", "12.5 mg"),
+                       ("> 10% of patients had nausea.", "> 10%")):
+        a, b = trim_sentence(text, 0, len(text))
+        assert text[a:b].startswith(kept), text[a:b]

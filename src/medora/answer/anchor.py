@@ -64,6 +64,8 @@ _route("storage", ((), r"storage|how supplied|handling"), ((), r"dosage forms|de
 _route("appearance", ((), r"dosage forms|how supplied|description"), ((), r"storage"))
 _route("ingredients", ((), r"description|ingredient"), ((), r"dosage forms|how supplied"))
 _route("mechanism", ((), r"mechanism of action|pharmacodynamics"), ((), r"clinical pharmacology|description"))
+_route("drug_class", ((), r"description|mechanism of action|pharmacologic class"),
+       (("indications",), r"clinical pharmacology|\bindications"))
 _route("indication", (("indications",), r"\bindications|\buses\b|purpose"), (("definition",), None))
 _route("information", (("indications", "definition"), r"\bindications|\buses\b|purpose"),
        ((), r"description|mechanism of action|dosage and administration|boxed warning"))
@@ -211,6 +213,8 @@ def passage_tier(frame: QuestionFrame, p: Passage, others: tuple[str, ...], lead
         tier = 1  # a two-drug question: wherever one label names the other drug
     if tier is None and frame.yes_no and frame.focus_kind == "drug" and route_tier("contraindication", p) is not None:
         tier = 1  # "is it safe / ok to give X?": the label's contraindications and warnings answer it
+    if tier != 0 and frame.names_details(p.text):
+        tier = 0 if tier == 1 else 1  # "fluorouracil past its expiration date": the passage that names it too
     if tier is None and any(route_tier(a, p) == 0 for a in lead_aspects):
         tier = LEAD_TIER
     return tier

@@ -20,7 +20,7 @@ from typing import Callable
 DRUG_ASPECTS = (
     "information", "dose", "max_dose", "how_to_take", "side_effects", "interaction", "contraindication",
     "warnings", "pregnancy", "breastfeeding", "children", "older_adults", "stopping", "overdose", "storage",
-    "appearance", "ingredients", "mechanism", "indication", "comparison",
+    "appearance", "ingredients", "mechanism", "drug_class", "indication", "comparison",
     "prevention",  # "should I take aspirin to prevent …": a preventive medicine, where a guideline leads
 )
 CONDITION_ASPECTS = (
@@ -36,6 +36,7 @@ ASPECT_LABELS = {
     "warnings": "warnings", "pregnancy": "pregnancy", "breastfeeding": "breastfeeding", "children": "children",
     "older_adults": "older adults", "stopping": "stopping it", "overdose": "overdose", "storage": "storage",
     "appearance": "appearance", "ingredients": "ingredients", "mechanism": "how it works",
+    "drug_class": "drug class",
     "indication": "what it is used for", "comparison": "comparison", "definition": "what it is",
     "cause": "causes", "symptoms": "symptoms", "diagnosis": "diagnosis and tests", "treatment": "treatment",
     "prevention": "prevention", "screening": "screening", "outlook": "outlook", "inheritance": "inheritance",
@@ -51,6 +52,17 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ("pregnancy", re.compile(r"\b(pregnan\w*|trying to conceive|get pregnant|expecting a baby)\b", re.I)),
     ("prevention", re.compile(r"\bto (keep from|avoid|prevent|lower (my|the|your) risk|reduce (my|the|your) risk)\b"
                               r".{0,40}\b(getting|having|developing|disease|risk|\w+)\b", re.I)),
+    # A drug's class is what its label's description and mechanism sections open with ("Diazepam is a
+    # benzodiazepine"); MedicationQA files these questions under "Information", which would read as an overview.
+    ("drug_class", re.compile(r"\bwhat (drug |medication |medicine |therapeutic |pharmacologic )?class\b|"
+                             r"\b(drug|medication|therapeutic|pharmacologic) class\b|"
+                             r"\bwhat (kind|type|sort) of (a )?(drug|medicine|medication)\b|"
+                             r"\b\w+[- ]type (drug|medicine|medication)\b", re.I)),  # "a cortisone type medication"
+    ("appearance", re.compile(r"\bhow (is it |are they |is \w+ |are \w+ )?supplied\b", re.I)),
+    # How a medicine given by a nurse is given: learned questions about it are mostly tablets ("how do I take").
+    ("how_to_take", re.compile(r"\b(infusion (time|rate)|how long (is|does) (the |an? )?infusion|"
+                               r"how (is|are|do you|do i|should i|to) (\w+ ){0,3}"
+                               r"(administered|given|injected|infused|inhaled))\b", re.I)),
     ("overdose", re.compile(r"\b(overdos\w*|took too (much|many)|double dose)\b", re.I)),
     ("stopping", re.compile(r"\b(stop(ping)?|quit(ting)?|come off|taper\w*|wean\w*|withdraw\w*|discontinu\w*)\b"
                             r".{0,60}\b(taking|it|medication|medicine|drug|before|after)\b", re.I)),
@@ -141,7 +153,7 @@ def learned_aspect(vector, allowed: tuple[str, ...]) -> AspectGuess | None:
 
 
 # Rules that only make sense for one kind of focus.
-_DRUG_ONLY = {"pregnancy", "breastfeeding", "max_dose", "overdose", "warnings"}
+_DRUG_ONLY = {"pregnancy", "breastfeeding", "max_dose", "overdose", "warnings", "drug_class"}
 _CONDITION_ONLY = {"screening"}
 
 

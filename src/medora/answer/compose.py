@@ -300,8 +300,8 @@ ASPECT_SECTION = {
     "side_effects": "side_effects", "interaction": "interactions", "contraindication": "contraindications",
     "warnings": "warnings", "overdose": "warnings", "pregnancy": "populations", "breastfeeding": "populations",
     "children": "populations", "older_adults": "populations", "indication": "uses", "information": "uses",
-    "comparison": "uses", "mechanism": "background", "storage": "background", "appearance": "background",
-    "ingredients": "background", "definition": "definition", "cause": "causes", "symptoms": "symptoms",
+    "comparison": "uses", "mechanism": "background", "drug_class": "background", "storage": "background",
+    "appearance": "background", "ingredients": "background", "definition": "definition", "cause": "causes", "symptoms": "symptoms",
     "diagnosis": "diagnosis", "treatment": "treatment", "prevention": "prevention", "screening": "prevention",
     "outlook": "outlook", "inheritance": "genetics", "risk": "causes", "frequency": "frequency",
 }

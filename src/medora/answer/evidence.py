@@ -61,7 +61,12 @@ class Candidate:
         return self.hit.passage.id, self.start
 
 
-_BULLET = re.compile(r"^(?:[-•*▪◦·]|\(?\d{1,2}[.)]|[a-z][.)])\s+")
+# A list marker, or a step number glued to its sentence ("2.Put the cream on").
+_BULLET = re.compile(r"^(?:(?:[-•*▪◦·]|\(?\d{1,2}[.)]|[a-z][.)])\s+|\d{1,2}\.(?=[A-Z][a-z]))")
+# The tail of a heading split off before the sentence it headed ("≥ 50 mL/minute The usual dose of …"):
+# a comparison and its quantity, then a capitalised word that starts the sentence.
+_HEADING_TAIL = re.compile(r"^[≥≤<>]\s?[\d.,]+\s?[A-Za-z/%²]*(?:\s(?:to|or|and)\s[<>]?[\d.,]+\s?[A-Za-z/%²]*)?\s+"
+                           r"(?=[A-Z][a-z]+\s)")
 _HEADING_LIKE = re.compile(r"^[A-Z][A-Za-z ,/&-]{0,60}$")
 # A statement must read as a sentence: capital or digit first, terminal punctuation last.
 _STARTS_WELL = re.compile(r"^[\"'“(\[]?[A-Z0-9]")
@@ -91,7 +96,11 @@ def usable_statement(sentence: str) -> bool:
         and not _HEADING_LIKE.match(sentence)
         and not _title_case(sentence)
         and not flattened_table(sentence)
+        and not _OPEN_REFERENCE.search(sentence)
     )
+
+
+_OPEN_REFERENCE = re.compile(r"\(\s*\d{1,2}(?:\.\d{1,2})*\.?\s*$")  # a heading glued on with its number: "… (2.1."
 
 
 _NUMERIC_TOKEN = re.compile(r"[(\[]?[<>≥≤~±]?\d[\d.,/%–-]*\)?[\],;:]?%?$")
@@ -140,10 +149,11 @@ def _title_case(sentence: str) -> bool:
 
 
 def trim_sentence(text: str, start: int, end: int) -> tuple[int, int]:
-    """Drop a leading list marker from text[start:end]; returns new offsets (light trimming only)."""
-    m = _BULLET.match(text[start:end])
-    if m:
-        start += m.end()
+    """Drop a leading list marker or heading tail from text[start:end]; returns new offsets (light trimming only)."""
+    for pattern in (_BULLET, _HEADING_TAIL):
+        m = pattern.match(text[start:end])
+        if m:
+            start += m.end()
     return start, end
 
 

@@ -23,7 +23,7 @@ from medora.answer.aspect import (
 )
 from medora.library.store import LibraryStore
 from medora.retrieve.concepts import ConceptMatch, resolve_concepts
-from medora.retrieve.query import stems
+from medora.retrieve.query import STOPWORDS, light_stem, stems
 from medora.retrieve.understand import is_yes_no
 
 _FORMS: list[tuple[str, re.Pattern[str]]] = [
@@ -61,6 +61,7 @@ class QuestionFrame:
     focus_kind: str | None = None  # "drug", "condition" or None when nothing known is named
     also: tuple[str, ...] = ()  # other aspects the same question asks ("and do I take it with food?")
     effects: tuple[str, ...] = ()  # a side-effect question's effect, as names ("does Lexapro cause hypotension?")
+    details: tuple[str, ...] = ()  # stems of what else the question names ("expiration date", "bronchitis")
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -78,6 +79,14 @@ class QuestionFrame:
             return False
         own = stems(text)
         return any(stems(e) <= own for e in self.effects)
+
+    def names_details(self, text: str) -> bool:
+        """Whether ``text`` names the question's details: one of one or two, else at least half of them."""
+        if not self.details:
+            return False
+        own = stems(text)
+        found = sum(d in own for d in self.details)
+        return found >= max(1, (len(self.details) + 1) // 2)
 
     @property
     def focus(self) -> tuple[ConceptMatch, ...]:
@@ -106,6 +115,7 @@ class QuestionFrame:
             "population": list(self.population),
             "form": self.form,
             "yes_no": self.yes_no,
+            "details": list(self.details),
         }
 
 
@@ -160,7 +170,56 @@ def build_frame(store: LibraryStore, question: str, embed: Callable[[str], objec
         focus_kind=kind,
         also=also_asked(question, guess.aspect) if kind == "drug" else (),
         effects=effects,
+        details=_rare(store, details_asked(question, concepts)) if kind == "drug" and not effects else (),
     )
+
+
+DETAIL_MAX_SHARE = 0.03  # a detail is a word in at most this share of the library's passages
+
+
+def _rare(store: LibraryStore, words: tuple[str, ...]) -> tuple[str, ...]:
+    """Stems of the ``words`` that few passages contain ("expiration", "bronchitis", not "food" or "age"):
+    a common word is named by any passage and tells none apart."""
+    if not words:
+        return ()
+    total, counts = store.term_frequencies(list(words))
+    return tuple(dict.fromkeys(light_stem(w) for w in words if counts.get(w, 0) <= DETAIL_MAX_SHARE * max(total, 1)))
+
+
+# The words of a drug question that say what is asked rather than what about: question words, the
+# aspects' everyday vocabulary, people and time. What is left ("expiration date", "bronchitis",
+# "infusion", "skin test") must be named by a passage that answers this question and not just its aspect.
+_ASKING = frozenset(light_stem(w) for w in """
+    what whats which when where why how who whom whose does did doing done can could should would will shall may might
+    must much many long often soon take takes taking took taken use used using uses dose doses dosage dosages dosing mg
+    milligram milligrams mcg tablet tablets pill pills capsule capsules medicine medicines medication medications drug
+    drugs side effect effects safe safely okay ok help helps work works good bad best better normal usual usually
+    lowest highest maximum max minimum min most least amount strength strengths daily day days week weeks month months
+    year years time times hour hours night morning first start starting stop stopping quit get getting give given
+    have having need needs needed want know tell mean means happen happens cause causes make makes person people
+    patient patients adult adults child children kid kids someone body doctor prescribed prescription generic brand
+    name called type kind class thing things also still ever like just really please thanks thank anyone anything
+    something else other another same different together instead alright true right wrong question
+    way ways more less enough too very yes show explain list action actions affect
+""".split())
+
+
+def details_asked(question: str, concepts: list[ConceptMatch]) -> tuple[str, ...]:
+    """The content words of ``question`` (lower case) outside the drug names and the asking vocabulary, in
+    question order; empty for most questions ("what is the dose of X?" names nothing else)."""
+    text = question.lower()
+    drugs = [c for c in concepts if c.kind == "drug"]
+    for c in sorted(drugs, key=lambda c: -c.span[0]):
+        text = text[: c.span[0]] + " " + text[c.span[1]:]
+    named = set().union(*(stems(f"{c.preferred} {c.name or ''} {c.matched_text}") for c in drugs))  # "(escitalopram)"
+    out: dict[str, str] = {}  # stem -> word
+    for word in re.findall(r"[a-z][a-z'-]{3,}", text):
+        word = word.strip("'-")
+        stem = light_stem(word)
+        if word in STOPWORDS or stem in _ASKING or word in _ASKING or stem in out or stem in named:
+            continue
+        out[stem] = word
+    return tuple(out.values())[:4]
 
 
 _EFFECT_WORDS = re.compile(r"[a-z][a-z'-]+", re.I)

@@ -39,13 +39,15 @@ MAX_PASSAGES = 24  # anchored passages read per question
 SHORTLIST = 24  # candidates scored by meaning (sentence vectors cost ~10 ms each on 2 cores)
 
 # What a sentence answering each aspect carries.
-_AMOUNT = r"\b\d+(?:[.,]\d+)?\s?(?:-|to|–)?\s?\d*(?:\.\d+)?\s?(?:mg|mcg|µg|μg|g|grams?|units?|mL|IU|milligrams?|micrograms?)\b"
+_AMOUNT = (r"\b\d+(?:[.,]\d+)?\s?(?:-|to|–)?\s?\d*(?:\.\d+)?\s?(?:mg|mcg|µg|μg|g|grams?|units?|mL|IU|milligrams?|"
+           r"micrograms?)\b(?!\s?/\s?min)")  # not a clearance ("less than 50 mL/min")
 ASPECT_CUES: dict[str, re.Pattern[str]] = {k: re.compile(v, re.I) for k, v in {
     "dose": _AMOUNT,
     "max_dose": r"\b(maximum|max\.?|not (to )?exceed|should not exceed|up to|no more than|greater than|highest|"
                 r"above \d+)\b",
     "how_to_take": r"\b(with or without food|with food|without food|empty stomach|meal|once (a )?daily|twice daily|"
-                   r"at bedtime|in the morning|swallow|every \d+ hours|same time)\b",
+                   r"at bedtime|in the morning|swallow|every \d+ hours|same time|infused over|\d+-minute \w* ?infusion|"
+                   r"infusion over|administer(ed)? (as an?|by|over))\b",
     "side_effects": r"\b(most common|adverse reactions?|side effects?|incidence)\b",
     "interaction": r"\b(contraindicated|do not (use|take|start)|avoid|concomitant|coadministration|co-administration|"
                    r"together with|interact\w*|not recommended)\b",
@@ -62,6 +64,9 @@ ASPECT_CUES: dict[str, re.Pattern[str]] = {k: re.compile(v, re.I) for k, v in {
     "appearance": r"\b(tablets?|capsules?|white|yellow|blue|pink|round|oval|imprint\w*|debossed|engraved|scored)\b",
     "ingredients": r"\b(contains?|ingredients?|each (tablet|capsule|ml))\b",
     "mechanism": r"\b(inhibit\w*|works by|mechanism|blocks?|binds?|receptors?|agonist|antagonist)\b",
+    "drug_class": r"(?:\b(?:is|are|as) an?|\bare (?:some|among)|, an?)\b[^.;]{0,80}?\b(class|agents?|inhibitors?|antagonists?|agonists?|blockers?|derivatives?|"
+                  r"antibiotics?|analogu?es?|benzodiazepines?|opioids?|(cortico)?steroids?|statins?|anticonvulsants?|"
+                  r"antidepressants?|antihistamines?|diuretics?|antipsychotics?|sulfonylureas?|NSAIDs?)\b",
     "indication": r"\b(indicated (for|as|in)|used (to|for|in)|treatment of|to treat|management of)\b",
     "information": r"\b(is an?|are an?|is the|indicated (for|as|in)|used (to|for)|belongs to|class of)\b",
     "comparison": r"\b(compared|than|versus|both)\b",
@@ -90,6 +95,8 @@ REASON = re.compile(r"\b(can cause|may cause|caus(es|ed|ing) (serious|severe|fat
 # The harm, most specific first, for the aspects whose "no" is about someone else: the fetus, the infant.
 CAUSES = re.compile(r"\b(can|may|will|could) (cause|lead to|result in|increase)|\bcaus(es|ed|ing)\b|\bincreases? the risk\b",
                     re.I)
+# A "no" about how a medicine is kept or looks ("do not use after the expiration date") has no harm to explain.
+NO_HARM_ASPECTS = ("storage", "appearance", "ingredients")
 REASON_FOR = {
     "pregnancy": (re.compile(r"\b(birth defects?|malformations?|neural tube|teratogen\w*|miscarriage|unborn (child|baby))\b",
                              re.I),
@@ -283,13 +290,30 @@ def previous_start(c: Candidate) -> int | None:
     return max(before) if before else None
 
 
+# A table row read as a sentence: capitalised cell heads after lower-case words, with no punctuation between
+# ("Pulmonary toxicity Acute onset or worsening pulmonary symptoms Delay infusion 1 to 2 weeks; …").
+_CELL_HEAD = re.compile(r"\b(?!(?:with|and|for|the|from|into|than|per)\b)[a-z]{3,}\s+([A-Z][a-z]{2,})\b")  # not "with Left
+# Ventricular Hypertrophy": a title-case name goes on from a preposition, a new cell does not
+
+
+def reads_like_table_row(text: str) -> bool:
+    """Two or more everyday words capitalised mid-sentence as cell heads (names and brands do not count). About
+    2% of label sentences; most are table rows and captions, so they may be quoted but never lead."""
+    from medora.retrieve.concepts import common_words
+
+    common = common_words()
+    return sum(m.group(1).lower() in common for m in _CELL_HEAD.finditer(text)) >= 2
+
+
 def answers_frame(c: Candidate, frame: QuestionFrame) -> bool:
     """Whether a candidate can lead the bottom line: a sentence that stands alone, in a section that answers
     the aspect, carrying what the aspect needs (an amount for a dose)."""
-    if _LEANS_BACK.match(c.text):
+    if _LEANS_BACK.match(c.text) or reads_like_table_row(c.text):
         return False
     if frame.aspect in NEEDS_AMOUNT:
         return c.cue and ASPECT_CUES["dose"].search(c.text) is not None
+    if frame.aspect == "drug_class":  # "X is a benzodiazepine", not any sentence of the description
+        return c.cue and bool(c.features.get("names_focus"))
     return (c.tier is not None and c.tier < LEAD_TIER) or c.cue
 
 
@@ -336,11 +360,15 @@ def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | N
     Authority decides the lead for screening and prevention: a guideline's recommendation comes first.
     """
     names_by_concept = names_by_concept or {}
-    ranked = ([c for c in pool if answers_frame(c, frame)] or [c for c in pool if not _LEANS_BACK.match(c.text)]
-              or pool)
+    ranked = [c for c in pool if answers_frame(c, frame)]
+    if not ranked and frame.aspect == "drug_class":  # no sentence names its class: say what it is used for
+        ranked = [c for c in pool if c.features.get("names_focus") and ASPECT_CUES["indication"].search(c.text)]
+    ranked = ranked or [c for c in pool if not _LEANS_BACK.match(c.text)] or pool
     if own_documents:  # the focus's own label or page first: another label's table row about it is a special case
         ranked = sorted(ranked, key=lambda c: c.hit.document.id not in own_documents)
-    if frame.aspect in ("information", "definition", "indication"):  # "what is X?" is answered by a sentence naming X
+    if frame.details:  # "… past the expiration date": a sentence that names what else the question names
+        ranked = sorted(ranked, key=lambda c: not frame.names_details(c.text))
+    if frame.aspect in ("information", "definition", "indication", "drug_class"):  # "what is X?": a sentence naming X
         ranked = sorted(ranked, key=lambda c: not c.features.get("names_focus"))
     if len(frame.drugs) > 1:  # evidence about both drugs first: one label naming the other
         both = [c for c in pool if other_names(frame, names_by_concept, c.hit.document.id)
@@ -368,7 +396,7 @@ def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | N
 
     if not chosen and ranked:
         chosen.append(ranked[0])
-    elif lead is not None and stance_no:  # a "no" is followed by why: the harm the source names
+    elif lead is not None and stance_no and frame.aspect not in NO_HARM_ASPECTS:  # a "no" is followed by why
         def about_both(c: Candidate) -> bool:  # a two-drug question's reason names the other drug too
             others = other_names(frame, names_by_concept, c.hit.document.id)
             return len(frame.drugs) < 2 or (bool(others) and names_focus(c.text, others))
