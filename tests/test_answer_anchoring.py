@@ -135,3 +135,11 @@ def test_a_dose_statement_does_not_begin_with_its_heading_tail(ask):
     answer = ask("What is the dosage of levofloxacin tablets for bronchitis?")
     lead = answer.bottom_line[0].text
     assert lead.startswith("The usual dose of levofloxacin"), lead
+
+
+def test_a_detail_no_source_about_the_drug_names_is_said_not_glossed_over(ask):
+    answer = ask("What spices can be used while on warfarin?", audience="patient")
+    assert answer.frame.focus_kind == "drug" and "spices" in answer.frame.details
+    assert any(n.startswith("No source about warfarin here mentions “spices”") for n in answer.notices), answer.notices
+    named = ask("Can you use fluorouracil past the expiration date?", audience="patient")
+    assert not any(n.startswith("No source about") for n in named.notices), named.notices

@@ -211,7 +211,7 @@ def test_a_drug_question_keeps_the_details_it_names_beyond_its_aspect():
     assert details_asked("how long should i take it", []) == ()
     frame = QuestionFrame(question=question, concepts=(fluorouracil,), aspect="storage", aspect_source="rule",
                           aspect_confidence=1.0, population=(), form="yes_no", yes_no=True, focus_kind="drug",
-                          details=("past", "expir", "date"))
+                          details=("past", "expiration", "date"))
     assert frame.names_details("Do not use fluorouracil cream after the expiration date on the tube.")  # 2 of 3
     assert not frame.names_details("Store at 20° to 25° C (68° to 77° F).")
 

@@ -200,8 +200,8 @@ class QuestionFrameView(BaseModel):
     population: list[str] = Field(default_factory=list)
     form: str = Field(description="yes_no, how_much, when, which, how, compare, what or open")
     yes_no: bool
-    details: list[str] = Field(default_factory=list, description="Word stems of what else a drug question names "
-                               '("expir", "date" for "past the expiration date"), rare in the library')
+    details: list[str] = Field(default_factory=list, description="What else a drug question names, words rare in "
+                               'the library ("expiration", "date" for "past the expiration date")')
 
 
 class Reference(BaseModel):

@@ -190,6 +190,19 @@ def anchor_evidence(store: LibraryStore, retriever: Retriever, frame: QuestionFr
     return gather(store, frame, hits, prof.lead_sections)
 
 
+def unnamed_details_notice(frame: QuestionFrame, evidence: Evidence) -> list[str]:
+    """When no source about the drug names what else the question asks about ("sertraline … premature
+    ejaculation"), say so: the answer that follows is about the drug, not about that."""
+    if not frame.details or evidence.scope not in ("focus sections", "focus documents"):
+        return []
+    if any(frame.names_details(h.passage.text) for h in evidence.hits):
+        return []
+    names = " or ".join(dict.fromkeys(c.preferred for c in frame.focus))
+    asked = " or ".join(", ".join(f"“{d}”" for d in frame.details).rsplit(", ", 1))
+    return [f"No source about {names} here mentions {asked}: what follows is what they say about {names}, "
+            "not an answer about that."]
+
+
 class _Clock:
     """Milliseconds per step, for the answer's ``timings_ms``."""
 
@@ -264,6 +277,7 @@ def answer_question(store: LibraryStore, question: str, settings: Settings, audi
 
     evidence = anchor_evidence(store, retriever, frame, query, retrieval.hits, settings, prof)
     base["evidence_scope"] = evidence.scope
+    asked.notices.extend(unnamed_details_notice(frame, evidence))
     coverage = evidence_coverage(retrieval.hits, weights)  # what search found, before anchoring reorders it
     scores = {"evidence_coverage": round(coverage, 4), "threshold": settings.min_evidence}
     if retrieval.hits:

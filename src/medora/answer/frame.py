@@ -22,6 +22,7 @@ from medora.answer.aspect import (
     population_of,
 )
 from medora.library.store import LibraryStore
+from medora.library.concepts import SALT_WORDS
 from medora.retrieve.concepts import ConceptMatch, resolve_concepts
 from medora.retrieve.query import STOPWORDS, light_stem, stems
 from medora.retrieve.understand import is_yes_no
@@ -61,7 +62,7 @@ class QuestionFrame:
     focus_kind: str | None = None  # "drug", "condition" or None when nothing known is named
     also: tuple[str, ...] = ()  # other aspects the same question asks ("and do I take it with food?")
     effects: tuple[str, ...] = ()  # a side-effect question's effect, as names ("does Lexapro cause hypotension?")
-    details: tuple[str, ...] = ()  # stems of what else the question names ("expiration date", "bronchitis")
+    details: tuple[str, ...] = ()  # what else a drug question names, as written ("expiration", "bronchitis")
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -85,7 +86,7 @@ class QuestionFrame:
         if not self.details:
             return False
         own = stems(text)
-        found = sum(d in own for d in self.details)
+        found = sum(light_stem(d) in own for d in self.details)
         return found >= max(1, (len(self.details) + 1) // 2)
 
     @property
@@ -178,12 +179,12 @@ DETAIL_MAX_SHARE = 0.03  # a detail is a word in at most this share of the libra
 
 
 def _rare(store: LibraryStore, words: tuple[str, ...]) -> tuple[str, ...]:
-    """Stems of the ``words`` that few passages contain ("expiration", "bronchitis", not "food" or "age"):
-    a common word is named by any passage and tells none apart."""
+    """The ``words`` that few passages contain ("expiration", "bronchitis", not "food" or "age"): a common
+    word is named by any passage and tells none apart; a word no passage contains is most often a typo."""
     if not words:
         return ()
     total, counts = store.term_frequencies(list(words))
-    return tuple(dict.fromkeys(light_stem(w) for w in words if counts.get(w, 0) <= DETAIL_MAX_SHARE * max(total, 1)))
+    return tuple(w for w in words if 0 < counts.get(w, 0) <= DETAIL_MAX_SHARE * max(total, 1))
 
 
 # The words of a drug question that say what is asked rather than what about: question words, the
@@ -200,8 +201,10 @@ _ASKING = frozenset(light_stem(w) for w in """
     patient patients adult adults child children kid kids someone body doctor prescribed prescription generic brand
     name called type kind class thing things also still ever like just really please thanks thank anyone anything
     something else other another same different together instead alright true right wrong question
-    way ways more less enough too very yes show explain list action actions affect
-""".split())
+    way ways more less enough too very yes show explain list action actions affect meds med dont cant wont
+    wean weaning supplied classed combine combined compare compared pronounce yesterday today tomorrow now ago
+    talking
+""".split()) | SALT_WORDS
 
 
 def details_asked(question: str, concepts: list[ConceptMatch]) -> tuple[str, ...]:
