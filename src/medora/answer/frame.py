@@ -21,8 +21,8 @@ from medora.answer.aspect import (
     classify_aspect,
     population_of,
 )
-from medora.library.store import LibraryStore
 from medora.library.concepts import SALT_WORDS
+from medora.library.store import LibraryStore
 from medora.retrieve.concepts import ConceptMatch, resolve_concepts
 from medora.retrieve.query import STOPWORDS, light_stem, stems
 from medora.retrieve.understand import is_yes_no
