@@ -93,6 +93,8 @@ def test_aspects_route_to_the_sections_that_answer_them():
     "within 1 week PHN 2 or 3 divided doses per day 300 mg/day within 1 week.",
     "If the information is available, the table below includes how often the symptom is seen.",
     "Because these frequencies are based on a specific study, the fractions may be different.",
+    # a split heading glued to the end of the sentence before it, with its section number
+    "Use another formulation under 30 kg. Dosage in Adult Patients with Creatinine Clearance of 50 mL/minute (2.1.",
 ])
 def test_page_furniture_and_cross_references_never_become_statements(sentence):
     assert not clean_statement(sentence)
@@ -236,3 +238,19 @@ def test_a_split_heading_tail_or_a_glued_list_number_is_trimmed_from_a_statement
                        ("> 10% of patients had nausea.", "> 10%")):
         a, b = trim_sentence(text, 0, len(text))
         assert text[a:b].startswith(kept), text[a:b]
+
+
+def test_a_table_row_never_leads_and_a_clearance_is_not_a_dose():
+    from medora.answer.select import reads_like_table_row
+
+    row = ("Pulmonary toxicity Acute onset or worsening pulmonary symptoms Delay infusion 1 to 2 weeks; if "
+           "condition improves, continue at the dose that was being administered.")
+    assert reads_like_table_row(row)
+    assert not reads_like_table_row("Losartan is indicated for hypertension in patients with Left Ventricular "
+                                    "Hypertrophy and for Nephropathy in Type 2 Diabetic Patients.")
+    frame = _frame("What is the usual infusion time for cetuximab?", "how_to_take")
+    assert not answers_frame(_candidate(row, _doc(1, "drug label"), "dosage", tier=0), frame)
+    assert answers_frame(_candidate("Administer as a 120-minute intravenous infusion.", _doc(1, "drug label"),
+                                    "dosage", tier=0), frame)
+    assert ASPECT_CUES["dose"].search("The usual dose is 500 mg every 24 hours.")
+    assert not ASPECT_CUES["dose"].search("For patients with creatinine clearance less than 50 mL/min, adjust it.")

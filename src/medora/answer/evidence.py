@@ -83,6 +83,9 @@ _META = re.compile(
 )
 
 
+_OPEN_REFERENCE = re.compile(r"\(\s*\d{1,2}(?:\.\d{1,2})*\.?\s*$")  # a heading glued on with its number: "… (2.1."
+
+
 def usable_statement(sentence: str) -> bool:
     """Whether a source sentence can stand alone as a statement in an article."""
     n_words = len(sentence.split())
@@ -98,9 +101,6 @@ def usable_statement(sentence: str) -> bool:
         and not flattened_table(sentence)
         and not _OPEN_REFERENCE.search(sentence)
     )
-
-
-_OPEN_REFERENCE = re.compile(r"\(\s*\d{1,2}(?:\.\d{1,2})*\.?\s*$")  # a heading glued on with its number: "… (2.1."
 
 
 _NUMERIC_TOKEN = re.compile(r"[(\[]?[<>≥≤~±]?\d[\d.,/%–-]*\)?[\],;:]?%?$")
