@@ -143,3 +143,49 @@ def test_a_detail_no_source_about_the_drug_names_is_said_not_glossed_over(ask):
     assert any(n.startswith("No source about warfarin here mentions “spices”") for n in answer.notices), answer.notices
     named = ask("Can you use fluorouracil past the expiration date?", audience="patient")
     assert not any(n.startswith("No source about") for n in named.notices), named.notices
+
+
+def test_a_study_about_something_else_never_answers_a_drug_question(ask):
+    # Before: "Yes." read off a gluten-free-diet trial that search ranked first; no source about losartan says.
+    answer = ask("Is losartan gluten free?")
+    assert answer.frame.aspect == "ingredients" and "gluten" in answer.frame.details
+    assert answer.verdict != "yes", answer.verdict_basis
+    assert all(re.search(r"losartan|cozaar", r.title, re.I) for r in answer.references), \
+        [r.title for r in answer.references]
+    assert any("mentions “gluten”" in n for n in answer.notices), answer.notices
+
+
+def test_a_medicine_the_library_has_no_label_for_is_named_not_replaced_by_a_generic_page(ask):
+    answer = ask("Is Buspar a good medicine to take with the Zoloft?", audience="patient")
+    assert answer.frame.unknown_names == ["Buspar", "Zoloft"]
+    assert not any(c.name == "Medicines" for c in answer.frame.concepts)  # not the "Medicines" health topic
+    assert any(n.startswith("This library has no drug label or health topic for “Buspar” or “Zoloft”")
+               for n in answer.notices), answer.notices
+    known = ask("Is sertraline a good medicine to take with ibuprofen?")
+    assert known.frame.unknown_names == [] and not any("no drug label" in n for n in known.notices)
+
+
+def test_an_otc_dose_question_is_answered_from_its_drug_facts_directions(ask):
+    answer = ask("How often should I take ibuprofen?", audience="patient")
+    lead = answer.bottom_line[0].text
+    assert re.search(r"every 4 to 6 hours", lead), lead
+    assert re.search(r"ibuprofen", answer.references[0].title, re.I)
+    answer = ask("How much acetaminophen can I take in a day?", audience="patient")
+    assert any(re.search(r"\b\d+ (gelcaps|tablets|caplets) in 24 hours", s.text) for s in answer.bottom_line), \
+        [s.text for s in answer.bottom_line]
+
+
+def test_a_treatment_or_schedule_question_leads_with_the_treatment_or_schedule(ask):
+    answer = ask("How is PID treated?", audience="patient")
+    assert answer.bottom_line[0].text == "Antibiotics can cure PID.", [s.text for s in answer.bottom_line]
+    answer = ask("How often should adults get a tetanus booster?", audience="patient")
+    assert "every 10 years" in answer.bottom_line[0].text, [s.text for s in answer.bottom_line]
+
+
+def test_an_answer_that_does_not_answer_the_aspect_says_so_first(ask):
+    answer = ask("How do I stop taking xanax?", audience="patient")
+    if answer.status == "answered":
+        lead = answer.bottom_line[0].text
+        assert re.search(r"stop|taper|discontinu|withdraw|gradual", lead, re.I) or any(
+            n.startswith("None of the sources found answers this directly") for n in answer.notices), (lead, answer.notices)
+    assert any("“xanax”" in n for n in answer.notices), answer.notices

@@ -254,3 +254,51 @@ def test_a_table_row_never_leads_and_a_clearance_is_not_a_dose():
                                     "dosage", tier=0), frame)
     assert ASPECT_CUES["dose"].search("The usual dose is 500 mg every 24 hours.")
     assert not ASPECT_CUES["dose"].search("For patients with creatinine clearance less than 50 mL/min, adjust it.")
+
+
+def test_an_otc_labels_run_together_directions_are_read_one_instruction_at_a_time():
+    from medora.answer.evidence import directions_spans
+
+    # Drug Facts directions as openFDA gives them: bullets and line breaks gone, no sentence ends.
+    text = ("Directions do not take more than directed adults and children 12 years and over: take 2 tablets every "
+            "8 hours with water do not take more than 6 tablets in 24 hours children under 12 years: ask a doctor "
+            "7-Day Course of Treatment swallow 1 tablet before breakfast")
+    spans = [text[a:b] for a, b in directions_spans(text)]
+    assert spans == ["do not take more than directed",
+                     "adults and children 12 years and over: take 2 tablets every 8 hours with water",
+                     "do not take more than 6 tablets in 24 hours",
+                     "children under 12 years: ask a doctor",
+                     "swallow 1 tablet before breakfast"]
+    assert directions_spans("Take 2 tablets every 8 hours. Do not exceed 6 tablets a day.") == []  # punctuated
+    assert directions_spans("adults 18 years and older take 1 tablet a day", directions=True) == [
+        (0, len("adults 18 years and older take 1 tablet a day"))]  # a later chunk of the same directions
+    assert ASPECT_CUES["dose"].search("adults and children 6 years and over 1 tablet daily")  # tablets are a dose
+
+
+@pytest.mark.parametrize("question, aspect", [
+    ("is losartan gluten free?", "ingredients"),
+    ("Does metformin contain lactose?", "ingredients"),
+    ("what are the inactive ingredients in lisinopril", "ingredients"),
+])
+def test_what_a_medicine_is_made_of_is_an_ingredients_question(question, aspect):
+    assert classify_aspect(question, "drug", None).aspect == aspect
+    assert rule_aspect("Is a gluten-free diet good for celiac disease?", "condition") != "ingredients"
+
+
+def test_a_short_sentence_that_answers_is_quotable():
+    from medora.answer.evidence import usable_statement
+
+    assert usable_statement("Antibiotics can cure PID.")
+    assert not usable_statement("It is rare.")  # three words stand alone too seldom
+
+
+def test_a_topic_named_by_a_word_for_any_medicine_is_generic():
+    from medora.answer.frame import _generic
+
+    def concept(name: str, written: str) -> ConceptMatch:
+        return ConceptMatch(concept_id=2, kind="condition", preferred=name, matched_text=written,
+                            span=(0, len(written)), score=1.0, doc_ids=(), name=name)
+
+    assert _generic(concept("Medicines", "medicine")) and _generic(concept("Medicines", "Medications"))
+    assert not _generic(concept("Asthma", "asthma"))  # "Can I take Singulair for asthma?" keeps its condition
+    assert not _generic(concept("Breastfeeding", "breastfeeding"))

@@ -202,6 +202,8 @@ class QuestionFrameView(BaseModel):
     yes_no: bool
     details: list[str] = Field(default_factory=list, description="What else a drug question names, words rare in "
                                'the library ("expiration", "date" for "past the expiration date")')
+    unknown_names: list[str] = Field(default_factory=list, description="Names the question writes that the library "
+                                     'has no drug label or topic for, as written ("Zoloft")')
 
 
 class Reference(BaseModel):

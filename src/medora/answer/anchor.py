@@ -267,8 +267,11 @@ def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit],
     # Authority decides the lead for prevention and screening: a guideline search ranks near the top
     # joins the evidence even when its wording ("CVD") does not repeat the focus name ("heart attack").
     reach = len(searched) if frame.aspect in AUTHORITY_ASPECTS else GUIDELINE_RANK
+    # A study search ranks near the top answers with its own conclusion only when it is about the focus:
+    # a gluten-free-diet trial says nothing about whether losartan contains gluten.
     guidelines = [h for h in searched if ((h.rank <= reach and h.document.doc_type == "guideline")
-                                          or (h.rank <= GUIDELINE_RANK and h.document.doc_type in STUDY_TYPES))
+                                          or (h.rank <= GUIDELINE_RANK and h.document.doc_type in STUDY_TYPES
+                                              and names_focus(h.document.title + " " + h.passage.text, names)))
                   and h.document.id not in documents and h not in about_focus]
     if frame.aspect in AUTHORITY_ASPECTS:
         known = {h.passage.id for h in searched} | {p.id for *_, p in whole}

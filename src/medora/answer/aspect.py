@@ -63,6 +63,11 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ("how_to_take", re.compile(r"\b(infusion (time|rate)|how long (is|does) (the |an? )?infusion|"
                                r"how (is|are|do you|do i|should i|to) (\w+ ){0,3}"
                                r"(administered|given|injected|infused|inhaled))\b", re.I)),
+    # "is losartan gluten free", "does it contain lactose": the label's description lists what it is made of.
+    ("ingredients", re.compile(r"\b(gluten|lactose|latex|dyes?|sugar|alcohol|dairy|gelatin|pork|peanuts?|soy|"
+                               r"sulfites?|preservatives?)[- ]free\b|\b(contains?|made (with|from)|any) (\w+ )?"
+                               r"(gluten|lactose|latex|dyes?|gelatin|pork|peanuts?|soy|sulfites?|preservatives?)\b"
+                               r"|\binactive ingredients?\b", re.I)),
     ("overdose", re.compile(r"\b(overdos\w*|took too (much|many)|double dose)\b", re.I)),
     ("stopping", re.compile(r"\b(stop(ping)?|quit(ting)?|come off|taper\w*|wean\w*|withdraw\w*|discontinu\w*)\b"
                             r".{0,60}\b(taking|it|medication|medicine|drug|before|after)\b", re.I)),
@@ -153,7 +158,7 @@ def learned_aspect(vector, allowed: tuple[str, ...]) -> AspectGuess | None:
 
 
 # Rules that only make sense for one kind of focus.
-_DRUG_ONLY = {"pregnancy", "breastfeeding", "max_dose", "overdose", "warnings", "drug_class"}
+_DRUG_ONLY = {"pregnancy", "breastfeeding", "max_dose", "overdose", "warnings", "drug_class", "ingredients"}
 _CONDITION_ONLY = {"screening"}
 
 

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, replace
 
 from medora.answer.anchor import AUTHORITY_ASPECTS, Evidence, gather
+from medora.answer.aspect import ASPECT_LABELS
 from medora.answer.audience import AudienceProfile, answer_grade, glossary_for, profile
 from medora.answer.check import check_statements
 from medora.answer.evidence import (
@@ -27,11 +28,19 @@ from medora.answer.evidence import (
     section_key_for,
 )
 from medora.answer.followups import suggest
-from medora.answer.frame import QuestionFrame, build_frame
+from medora.answer.frame import DRUG_WORDS, QuestionFrame, build_frame
 from medora.answer.generate import client_from_spec, generate_answer, number_evidence
 from medora.answer.judgements import differences, evidence_strength, verdict
 from medora.answer.sections import HEADINGS
-from medora.answer.select import bottom_line, effect_stance, frame_candidates, leans_back, previous_start
+from medora.answer.select import (
+    ASPECT_CUES,
+    answers_frame,
+    bottom_line,
+    effect_stance,
+    frame_candidates,
+    leans_back,
+    previous_start,
+)
 from medora.answer.semantic import aspect_vector, question_vector
 from medora.answer.stance import take_stance
 from medora.answer.threads import open_thread, record_turn, rewrite
@@ -203,6 +212,16 @@ def unnamed_details_notice(frame: QuestionFrame, evidence: Evidence) -> list[str
             "not an answer about that."]
 
 
+def unknown_names_notice(frame: QuestionFrame) -> list[str]:
+    """When a question about medicines names one the library has no label or page for ("Buspar", "Zoloft":
+    a brand it cannot link to a generic name), say so rather than let another source stand in for it."""
+    if not frame.unknown_names or not (frame.focus_kind == "drug" or DRUG_WORDS.search(frame.question)):
+        return []
+    names = " or ".join(", ".join(f"“{n}”" for n in frame.unknown_names).rsplit(", ", 1))
+    return [f"This library has no drug label or health topic for {names}, so nothing here is quoted from one; "
+            "if it is a brand name, asking with the generic name may find its label."]
+
+
 class _Clock:
     """Milliseconds per step, for the answer's ``timings_ms``."""
 
@@ -277,7 +296,7 @@ def answer_question(store: LibraryStore, question: str, settings: Settings, audi
 
     evidence = anchor_evidence(store, retriever, frame, query, retrieval.hits, settings, prof)
     base["evidence_scope"] = evidence.scope
-    asked.notices.extend(unnamed_details_notice(frame, evidence))
+    asked.notices.extend(unknown_names_notice(frame) + unnamed_details_notice(frame, evidence))
     coverage = evidence_coverage(retrieval.hits, weights)  # what search found, before anchoring reorders it
     scores = {"evidence_coverage": round(coverage, 4), "threshold": settings.min_evidence}
     if retrieval.hits:
@@ -354,6 +373,7 @@ def _compose(pool: list[Candidate], kind: QuestionKind, frame: QuestionFrame, ev
     if prof.plain:
         best = pool[0].score if pool else 0.0
         bottom, sections = fit_reading_grade(bottom, sections, [c for c in pool if section_worthy(c, best)])
+    base = {**base, "notices": base["notices"] + indirect_notice(frame, bottom)}
     cites = _Citations()
     bottom_line_ = [Statement(text=c.text, citations=[cites.cite(c)], kind="sentence") for c in bottom]
     answer_sections = [
@@ -368,6 +388,15 @@ def _compose(pool: list[Candidate], kind: QuestionKind, frame: QuestionFrame, ev
     if stance is not None:
         answer.verdict, answer.verdict_basis, answer.verdict_note = stance.verdict, stance.basis, stance.note
     return _finish(answer, kind, evidence.searched or evidence.hits, prof, evidence.names)
+
+
+def indirect_notice(frame: QuestionFrame, bottom: list[Candidate]) -> list[str]:
+    """When no sentence found answers what is asked (no dose for a dose question, nothing on stopping for a
+    question about stopping), say so before the closest sentences lead: a yes/no question says it in its verdict."""
+    if frame.yes_no or not bottom or frame.aspect not in ASPECT_CUES or answers_frame(bottom[0], frame):
+        return []
+    asked = ASPECT_LABELS.get(frame.aspect, frame.aspect)
+    return [f"None of the sources found answers this directly ({asked}): what follows is the closest they come."]
 
 
 def _compose_generated(question: str, pool: list[Candidate], kind: QuestionKind, frame: QuestionFrame,

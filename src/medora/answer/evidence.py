@@ -90,7 +90,7 @@ def usable_statement(sentence: str) -> bool:
     """Whether a source sentence can stand alone as a statement in an article."""
     n_words = len(sentence.split())
     return (
-        5 <= n_words <= 90
+        4 <= n_words <= 90
         and bool(_STARTS_WELL.match(sentence))
         and bool(_ENDS_WELL.search(sentence))
         and not _DANGLING.search(sentence.rstrip(".!"))
@@ -140,6 +140,41 @@ def list_spans(text: str, sentences: list[tuple[int, int]]) -> list[tuple[int, i
         if len(items) >= 2 and len(text[a : items[-1][1]].split()) <= 90:
             spans.append((a, items[-1][1]))
     return spans
+
+
+# An OTC label's "Directions" run together without sentence ends ("Directions do not take more than directed adults
+# and children 12 years and over: take 1 tablet every 4 to 6 hours …"): each instruction starts at a bullet, an age
+# group, or a "do not"/"if …" clause.
+_DIRECTIONS = re.compile(r"^Directions\b")
+_INSTRUCTION_START = re.compile(
+    r"[■•▪]\s*|\b\d+-day course of treatment\s*|\brepeated \d+-day courses?(?: \(if needed\))?\s*|"
+    r"\b(?<!and )(?=children (?:under|\d+ (?:to|years|months)))|"
+    r"\b(?=(?:for )?adults\b|consumers with|do not (?:take|use|give|exceed|crush|chew)|not more than|"
+    r"if (?:needed|pain|fever|pregnant)|drink a full glass|may be taken|you may repeat|this product is to be used)",
+    re.I)
+_AGE_GROUP = re.compile(r"^(?:for )?(?:adults|children)\b[^:;]{0,50}\b(?:of age|and over|and older|years)\s*:?$", re.I)
+MAX_INSTRUCTION_WORDS = 40
+
+
+def directions_spans(text: str, directions: bool = False) -> list[tuple[int, int]]:
+    """The instructions of an OTC label's unpunctuated "Directions" text (``directions``: the passage is known to
+    be some of it, e.g. its second chunk), each a quotable span ("adults and children 12 years and over: take 1
+    tablet every 4 to 6 hours while symptoms persist"); [] for other text."""
+    if not (directions or _DIRECTIONS.match(text)):
+        return []
+    markers = [(m.start(), m.end()) for m in _INSTRUCTION_START.finditer(text)] + [(len(text), len(text))]
+    segments = []
+    for (_, a), (b, _) in zip(markers, markers[1:]):  # from one marker's end to the next one's start
+        segment = text[a:b]
+        a += len(segment) - len(segment.lstrip(" ■•▪"))
+        b -= len(segment) - len(segment.rstrip(" ;,■•▪"))
+        if segments and _AGE_GROUP.match(text[segments[-1][0]:segments[-1][1]]):
+            segments[-1] = (segments[-1][0], b)  # "adults 18 years of age and older" + what they take
+        elif a < b:
+            segments.append((a, b))
+    return [(a, b) for a, b in segments
+            if 4 <= len(text[a:b].split()) <= MAX_INSTRUCTION_WORDS and "." not in text[a:b].rstrip(".")
+            and not _title_case(text[a:b]) and not _AGE_GROUP.match(text[a:b])]
 
 
 def _title_case(sentence: str) -> bool:

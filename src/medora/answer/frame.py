@@ -21,9 +21,10 @@ from medora.answer.aspect import (
     classify_aspect,
     population_of,
 )
-from medora.library.concepts import SALT_WORDS
+from medora.library.concepts import SALT_WORDS, normalize_name
 from medora.library.store import LibraryStore
-from medora.retrieve.concepts import ConceptMatch, resolve_concepts
+from medora.retrieve.concepts import ConceptMatch, common_words, concept_index, library_has, resolve_concepts
+from medora.retrieve.normalize import name_list
 from medora.retrieve.query import STOPWORDS, light_stem, stems
 from medora.retrieve.understand import is_yes_no
 
@@ -37,8 +38,8 @@ _FORMS: list[tuple[str, re.Pattern[str]]] = [
 ]
 # A concept is a drug when the index says so; these words mark a question about a medicine even when
 # the drug is unknown to the library (then the frame has an aspect but no anchored focus).
-_DRUG_WORDS = re.compile(r"\b(dose|dosage|mg|tablets?|pills?|capsules?|medicines?|medications?|drugs?|"
-                         r"prescri\w+|side[- ]?effects?|take|taking|took)\b", re.I)
+DRUG_WORDS = re.compile(r"\b(dose|dosage|mg|tablets?|pills?|capsules?|injections?|medicines?|medications?|drugs?|"
+                        r"prescri\w+|side[- ]?effects?|take|taking|took)\b", re.I)
 # With a named drug and a condition, these also make it a question about the drug ("stopping an MAOI
 # antidepressant before I can start Cymbalta", "ok to give ondansetron").
 _DRUG_ACTIONS = re.compile(r"\b(start(ing)?|stop(ping)?|switch\w*|give|given|safe|ok|okay|allowed)\b", re.I)
@@ -63,6 +64,7 @@ class QuestionFrame:
     also: tuple[str, ...] = ()  # other aspects the same question asks ("and do I take it with food?")
     effects: tuple[str, ...] = ()  # a side-effect question's effect, as names ("does Lexapro cause hypotension?")
     details: tuple[str, ...] = ()  # what else a drug question names, as written ("expiration", "bronchitis")
+    unknown_names: tuple[str, ...] = ()  # names the library has no concept for, as written ("Zoloft")
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -117,6 +119,7 @@ class QuestionFrame:
             "form": self.form,
             "yes_no": self.yes_no,
             "details": list(self.details),
+            "unknown_names": list(self.unknown_names),
         }
 
 
@@ -136,11 +139,61 @@ def _focus_kind(question: str, concepts: list[ConceptMatch]) -> str | None:
     if "drug" in kinds:
         # A drug and a condition: a drug question when it asks about taking, doses or effects of the drug
         # ("can I take ibuprofen with high blood pressure"), else a question about the condition.
-        return "drug" if _DRUG_WORDS.search(question) or _DRUG_ACTIONS.search(question) or _CAUSES.search(question) \
+        return "drug" if DRUG_WORDS.search(question) or _DRUG_ACTIONS.search(question) or _CAUSES.search(question) \
             or len([c for c in concepts if c.kind == "drug"]) > 1 else "condition"
     if kinds:
         return "condition"
-    return "drug" if _DRUG_WORDS.search(question) else None
+    return "drug" if DRUG_WORDS.search(question) else None
+
+
+_NAME_WORD = re.compile(r"(?<![\w'-])[A-Za-z][a-z]{3,}(?![\w'-])")
+
+
+def unknown_names(store: LibraryStore, question: str, concepts: list[ConceptMatch]) -> tuple[str, ...]:
+    """Words of ``question`` outside every concept it names that read as names the library has no concept
+    for: a word English word lists know only capitalised (a brand: "Xanax", "Zoloft", "Buspar"), or one
+    written capitalised mid-question that no list knows and the library never uses ("Saxenda"). Words of
+    the library's concept names ("Parkinson") are not unknown."""
+    common, names = common_words(), name_list()
+    spans = [c.span for c in concepts]
+    name_words = concept_index(store).name_words
+    out: dict[str, str] = {}
+    for m in _NAME_WORD.finditer(question):
+        word = m.group().lower()
+        if (any(a <= m.start() < b for a, b in spans) or word in STOPWORDS or normalize_name(word) in common
+                or light_stem(word) in _ASKING or word in name_words or word in out):
+            continue
+        brand = word in names
+        capitalised = m.group()[0].isupper() and question[:m.start()].strip() != ""
+        if brand or (capitalised and not library_has(store, word)):
+            out[word] = m.group()
+    return tuple(out.values())
+
+
+def _generic(c: ConceptMatch) -> bool:
+    """A topic named by the word a question uses for any medicine ("Medicines" for "a good medicine")."""
+    return c.kind != "drug" and DRUG_WORDS.fullmatch(c.matched_text.strip()) is not None
+
+
+MAX_PAGES_READ = 5  # a generic topic's documents read to see whether they name the unknown medicine
+
+
+def _pages_use(store: LibraryStore, c: ConceptMatch, words: tuple[str, ...]) -> bool:
+    """Whether the concept's own pages use any of ``words`` (by stem)."""
+    wanted = {light_stem(w.lower()) for w in words}
+    return any(wanted & stems(p.text) for doc_id in c.doc_ids[:MAX_PAGES_READ] for p in store.document_passages(doc_id))
+
+
+def specific_concepts(store: LibraryStore, concepts: list[ConceptMatch],
+                      unknown: tuple[str, ...]) -> list[ConceptMatch]:
+    """``concepts`` without the topic named by a word for any medicine ("Medicines") in a question that names a
+    medicine the library has no concept for, unless that topic's pages name it: "Is Buspar a good medicine to
+    take with the Zoloft?" is about Buspar and Zoloft, not the "Medicines" page. (Dropping any everyday-word
+    topic a rare word qualifies — "pneumococcal vaccine" — was tried: it also dropped "standard urinalysis" and
+    "neck pain", so it is not done.)"""
+    if not unknown:
+        return list(concepts)
+    return [c for c in concepts if not (_generic(c) and not _pages_use(store, c, unknown))]
 
 
 def build_frame(store: LibraryStore, question: str, embed: Callable[[str], object] | None = None,
@@ -149,7 +202,8 @@ def build_frame(store: LibraryStore, question: str, embed: Callable[[str], objec
     for the learned aspect classifier; without it the rules and a default aspect decide). ``concepts``:
     matches already found by question cleaning, else they are resolved here."""
     found = concepts if concepts is not None else resolve_concepts(store, question)
-    concepts = primary_first(question, _distinct(found))
+    unknown = unknown_names(store, question, found)
+    concepts = primary_first(question, specific_concepts(store, _distinct(found), unknown))
     kind = _focus_kind(question, concepts)
     guess: AspectGuess = classify_aspect(question, kind, embed)
     drugs = [c for c in concepts if c.kind == "drug"]
@@ -172,6 +226,7 @@ def build_frame(store: LibraryStore, question: str, embed: Callable[[str], objec
         also=also_asked(question, guess.aspect) if kind == "drug" else (),
         effects=effects,
         details=_rare(store, details_asked(question, concepts)) if kind == "drug" and not effects else (),
+        unknown_names=unknown,
     )
 
 
@@ -203,7 +258,7 @@ _ASKING = frozenset(light_stem(w) for w in """
     something else other another same different together instead alright true right wrong question
     way ways more less enough too very yes show explain list action actions affect meds med dont cant wont
     wean weaning supplied classed combine combined compare compared pronounce yesterday today tomorrow now ago
-    talking
+    talking free contain contains containing
 """.split()) | SALT_WORDS
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from medora.answer.anchor import LEAD_TIER, Evidence, names_focus, other_names
 from medora.answer.evidence import (
     Candidate,
+    directions_spans,
     list_spans,
     near_duplicate,
     readability_penalty,
@@ -40,7 +41,8 @@ SHORTLIST = 24  # candidates scored by meaning (sentence vectors cost ~10 ms eac
 
 # What a sentence answering each aspect carries.
 _AMOUNT = (r"\b\d+(?:[.,]\d+)?\s?(?:-|to|–)?\s?\d*(?:\.\d+)?\s?(?:mg|mcg|µg|μg|g|grams?|units?|mL|IU|milligrams?|"
-           r"micrograms?)\b(?!\s?/\s?min)")  # not a clearance ("less than 50 mL/min")
+           r"micrograms?|tablets?|capsules?|caplets?|gelcaps?|softgels?|teaspoonfuls?|tablespoonfuls?|drops?|puffs?|"
+           r"sprays?)\b(?!\s?/\s?min)")  # not a clearance ("less than 50 mL/min")
 ASPECT_CUES: dict[str, re.Pattern[str]] = {k: re.compile(v, re.I) for k, v in {
     "dose": _AMOUNT,
     "max_dose": r"\b(maximum|max\.?|not (to )?exceed|should not exceed|up to|no more than|greater than|highest|"
@@ -74,7 +76,8 @@ ASPECT_CUES: dict[str, re.Pattern[str]] = {k: re.compile(v, re.I) for k, v in {
     "cause": r"\b(caused by|causes?|due to|results? from|virus|bacteri\w*|mutations?|infection)\b",
     "symptoms": r"\b(symptoms?|signs?|include|rash|pain|fever)\b",
     "diagnosis": r"\b(tests?|diagnos\w*|exam\w*|biops\w*|imaging|scan|study|studies|blood)\b",
-    "treatment": r"\b(treat\w*|therap\w*|medicines?|medications?|surgery|remov\w*)\b",
+    "treatment": r"\b(treat\w*|therap\w*|medicines?|medications?|surgery|remov\w*|cur(e|es|ed|ing)|antibiotics?|"
+                 r"antivirals?|antifungals?|chemotherapy|radiation|transplant\w*)\b",
     "prevention": r"\b(recommends?|prevent\w*|avoid|vaccin\w*|drink|wear|limit)\b",
     "screening": r"\b(recommends?|screen\w*|every \d|biennial|annual\w*|aged? \d+)\b",
     "outlook": r"\b(prognosis|outlook|recover\w*|survival|within|months|years|die|fatal|improve\w*)\b",
@@ -127,10 +130,19 @@ _FORM_WORDS = stems("cream tablets capsules injection solution suspension oral t
                     "hydrochloride sodium potassium calcium acetate sulfate ointment gel patch spray kit")
 
 
+MAX_INGREDIENTS = 4  # a label for more substances than this (a homeopathic mix) speaks for none of them alone
+_INGREDIENT_SPLIT = re.compile(r"\s+-\s+|,\s*|\s+and\s+")
+
+
 def _drug_names(doc: Document) -> set[str]:
-    """Word stems of the drug a label is for (brand, generic, substance; not "cream" or "tablets")."""
-    names = [v for key in ("brand_names", "generic_names", "substance_names") for v in doc.metadata.get(key) or []
-             if isinstance(v, str)] or [doc.title.split("—")[0]]
+    """Word stems of the drug a label is for (brand, generic, substance; not "cream" or "tablets"); for a mix of
+    many substances only its brand: a 22-ingredient product listing melatonin is not a melatonin label."""
+    generic = [v for key in ("generic_names", "substance_names") for v in doc.metadata.get(key) or []
+               if isinstance(v, str)]
+    if len({part for v in generic for part in _INGREDIENT_SPLIT.split(v.lower()) if part}) > MAX_INGREDIENTS:
+        generic = []
+    names = [v for v in doc.metadata.get("brand_names") or [] if isinstance(v, str)] + generic \
+        or [doc.title.split("—")[0]]
     return stems(" ".join(names)) - _FORM_WORDS
 
 
@@ -219,8 +231,12 @@ def frame_candidates(evidence: Evidence, frame: QuestionFrame, weights: TermWeig
         unnamed_label = (not evidence.names and hit.document.doc_type == "drug label"
                          and not _drug_names(hit.document) & asked)
         rank_prior = 1.0 / (1.0 + 0.25 * (hit.rank - 1))
-        lists = list_spans(p.text, p.sentences)
-        for a, b in list(p.sentences) + lists:
+        # An OTC label's run-together directions are read instruction by instruction, not by the sentence
+        # splitter (which glues "… unless directed by your doctor swallow whole.").
+        instructions = directions_spans(p.text, p.section_type == "dosage" and "OTC" in str(
+            hit.document.metadata.get("product_type") or "")) if hit.document.doc_type == "drug label" else []
+        lists = instructions or list_spans(p.text, p.sentences)
+        for a, b in instructions or list(p.sentences) + lists:
             a, b = trim_sentence(p.text, a, b)
             sentence = p.text[a:b]
             if not (clean_statement(sentence) or ((a, b) in lists and not _FURNITURE.search(sentence))
@@ -349,6 +365,12 @@ def _same_topic(a: Candidate, b: Candidate) -> bool:
     return ta is not None and ta == tb
 
 
+_HOW_OFTEN = re.compile(r"\bhow (often|frequently)\b", re.I)
+_SCHEDULE = re.compile(r"\b(every (\d+|one|two|three|five|ten|few|other|day|week|month|year)\w*|"
+                       r"once (a|an|every|per|daily)|twice (a|daily|per)|\d+ times (a|per)|yearly|annually|each year)\b",
+                       re.I)
+
+
 def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | None,
                 max_words: int = 60, stance_no: bool = False,
                 names_by_concept: dict[int, tuple[str, ...]] | None = None,
@@ -368,6 +390,10 @@ def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | N
         ranked = sorted(ranked, key=lambda c: c.hit.document.id not in own_documents)
     if frame.details:  # "… past the expiration date": a sentence that names what else the question names
         ranked = sorted(ranked, key=lambda c: not frame.names_details(c.text))
+    if _HOW_OFTEN.search(frame.question):  # "how often?": a sentence with a schedule about the focus first
+        schedule = [c for c in pool if _SCHEDULE.search(c.text) and not _LEANS_BACK.match(c.text)
+                    and not reads_like_table_row(c.text) and (c.features.get("names_focus") or c.tier == 0)]
+        ranked = schedule + [c for c in ranked if c not in schedule]
     if frame.aspect in ("information", "definition", "indication", "drug_class"):  # "what is X?": a sentence naming X
         ranked = sorted(ranked, key=lambda c: not c.features.get("names_focus"))
     if len(frame.drugs) > 1:  # evidence about both drugs first: one label naming the other

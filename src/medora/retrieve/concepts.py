@@ -24,7 +24,7 @@ import re
 import threading
 import weakref
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -114,6 +114,11 @@ class ConceptIndex:
     drug_words: dict[str, list[str]] = field(default_factory=dict)  # one-word drug names by first letter
     drug_stems: dict[str, str] = field(default_factory=dict)  # Porter stem -> one-word drug name ("coumadin")
     longest: int = 1
+
+    @cached_property
+    def name_words(self) -> frozenset[str]:
+        """Every word of the library's concept names, normalized."""
+        return frozenset(w for name in self.names for w in name.split())
 
     @classmethod
     def from_store(cls, store: LibraryStore) -> ConceptIndex:

@@ -179,18 +179,34 @@ def _stemmer(algorithm: str):
 
 
 @lru_cache(maxsize=2)
-def word_list(paths: tuple[Path, ...] = WORD_LISTS) -> frozenset[str] | None:
-    """Lower-case words of the word lists that exist (None when none does); hunspell flags are dropped."""
+def _word_lists(paths: tuple[Path, ...]) -> tuple[frozenset[str], frozenset[str]] | None:
+    """(every word, lower-cased; the words written only capitalised, lower-cased) of the word lists that
+    exist, or None when none does; hunspell flags are dropped."""
     present = [p for p in paths if p.is_file()]
     if not present:
         return None
     words: set[str] = set()
+    lower: set[str] = set()
     for path in present:
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            word = line.split("/", 1)[0].strip().lower()
+            word = line.split("/", 1)[0].strip()
             if word.isalpha():
-                words.add(word)
-    return frozenset(words)
+                words.add(word.lower())
+                if word.islower():
+                    lower.add(word)
+    return frozenset(words), frozenset(words - lower)
+
+
+def word_list(paths: tuple[Path, ...] = WORD_LISTS) -> frozenset[str] | None:
+    """Lower-case words of the word lists that exist (None when none does)."""
+    lists = _word_lists(paths)
+    return lists[0] if lists else None
+
+
+def name_list(paths: tuple[Path, ...] = WORD_LISTS) -> frozenset[str]:
+    """Words the word lists know only capitalised — names of people, places, brands ("zoloft") — lower-cased."""
+    lists = _word_lists(paths)
+    return lists[1] if lists else frozenset()
 
 
 class Vocabulary:
