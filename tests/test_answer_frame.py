@@ -302,3 +302,39 @@ def test_a_topic_named_by_a_word_for_any_medicine_is_generic():
     assert _generic(concept("Medicines", "medicine")) and _generic(concept("Medicines", "Medications"))
     assert not _generic(concept("Asthma", "asthma"))  # "Can I take Singulair for asthma?" keeps its condition
     assert not _generic(concept("Breastfeeding", "breastfeeding"))
+
+
+def test_an_answer_whose_bottom_line_names_nothing_the_question_asks_about_is_not_an_answer():
+    from dataclasses import replace
+
+    from medora.answer.compose import off_question
+    from medora.models import Answer
+
+    def answer(*lead: str) -> Answer:
+        cite = [Citation(ref=1, passage_id=1, document_id=1, quote="q", start=0, end=1)]
+        return Answer(status="answered", question="q", title="q", audience="patient", question_type="general",
+                      disclaimer="d", bottom_line=[Statement(text=t, citations=cite) for t in lead])
+
+    frame = replace(_frame("how to pronounce chlordiazepoxide", "information"), details=("chlordiazepoxide",))
+    assert off_question(frame, answer("The initial symptoms are cramps or weakness in the muscles of the big toe."))
+    assert not off_question(frame, answer("Chlordiazepoxide is a benzodiazepine."))
+    assert not off_question(replace(frame, details=()), answer("Anything at all."))  # nothing rare asked: not judged
+    asked = _drug(1, "ibuprofen", (1,))
+    assert not off_question(replace(frame, concepts=(asked,)), answer("Take it with food."))  # anchored: not judged
+    two = replace(frame, details=("contagious", "respiratory"))
+    assert not off_question(two, answer("People with RSV are usually contagious for 3 to 8 days."))  # one of two
+
+
+def test_a_condition_questions_details_put_the_sentence_naming_them_first():
+    from dataclasses import replace
+
+    frame = replace(_frame("Do bananas help with diarrhea?", "outlook", focus_kind="condition"), details=("bananas",),
+                    yes_no=False, form="open")
+    doc = _doc(1, "patient information")
+    general = _candidate("As your symptoms improve, you can eat soft, bland food.", doc, "outlook", tier=0, score=2.0)
+    named = _candidate("Soft foods such as bananas and plain rice can be added to the diet.", doc, "treatment",
+                       tier=None, score=1.0, pid=2)
+    named.cue = False  # answers no aspect: only the detail it names puts it first
+    assert bottom_line([general, named], frame, None)[0] is named
+    drug_frame = replace(frame, focus_kind="drug")
+    assert bottom_line([general, named], drug_frame, None)[0] is general  # a drug's aspect still decides its lead

@@ -200,8 +200,8 @@ class QuestionFrameView(BaseModel):
     population: list[str] = Field(default_factory=list)
     form: str = Field(description="yes_no, how_much, when, which, how, compare, what or open")
     yes_no: bool
-    details: list[str] = Field(default_factory=list, description="What else a drug question names, words rare in "
-                               'the library ("expiration", "date" for "past the expiration date")')
+    details: list[str] = Field(default_factory=list, description="What else the question names beyond its focus, "
+                               'words rare in the library ("expiration", "date" for "past the expiration date")')
     unknown_names: list[str] = Field(default_factory=list, description="Names the question writes that the library "
                                      'has no drug label or topic for, as written ("Zoloft")')
 

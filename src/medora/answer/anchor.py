@@ -158,6 +158,7 @@ class Evidence:
     names_by_concept: dict[int, tuple[str, ...]] = field(default_factory=dict)
     own_documents: set[int] = field(default_factory=set)  # the focus concepts' own documents (their labels, pages)
     searched: list[SearchHit] = field(default_factory=list)  # the search results it was gathered from
+    research_question: bool = False  # the question is a study's own research question: its conclusion answers
 
     @property
     def search_rank(self) -> dict[int, int]:
@@ -225,7 +226,7 @@ def gather(store: LibraryStore, frame: QuestionFrame, searched: list[SearchHit],
     """The evidence for ``frame``: aspect sections of the focus documents first, then search results
     about the focus; general search results only when the question names no known concept."""
     if research_study(frame.question, [(h.rank, h) for h in searched]) is not None:
-        return Evidence(hits=list(searched), scope="search results", searched=list(searched))
+        return Evidence(hits=list(searched), scope="search results", searched=list(searched), research_question=True)
     focus_ids: list[int] = []
     for c in frame.focus:
         focus_ids.extend(d for d in c.doc_ids if d not in focus_ids)

@@ -182,7 +182,9 @@ def classify_aspect(question: str, focus_kind: str | None, embed: Callable[[str]
     the focus kind; population words then refine a drug question's generic aspect ("can a baby be
     given X" asks about children).
     """
-    allowed = DRUG_ASPECTS if focus_kind == "drug" else CONDITION_ASPECTS if focus_kind == "condition" else ASPECTS
+    # A question naming nothing the library knows, and no medicine (``frame.DRUG_WORDS`` would make it a drug
+    # question), asks about a condition: "Am I contagious with respiratory infection?" is not "how to take it".
+    allowed = DRUG_ASPECTS if focus_kind == "drug" else CONDITION_ASPECTS
     # A question naming nothing the library knows reads like a condition question unless it speaks of medicines.
     ruled = rule_aspect(question, focus_kind or "condition")
     if ruled in allowed:

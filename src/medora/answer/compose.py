@@ -202,8 +202,8 @@ def anchor_evidence(store: LibraryStore, retriever: Retriever, frame: QuestionFr
 def unnamed_details_notice(frame: QuestionFrame, evidence: Evidence) -> list[str]:
     """When no source about the drug names what else the question asks about ("sertraline … premature
     ejaculation"), say so: the answer that follows is about the drug, not about that."""
-    if not frame.details or evidence.scope not in ("focus sections", "focus documents"):
-        return []
+    if not frame.details or frame.focus_kind != "drug" or evidence.scope not in ("focus sections", "focus documents"):
+        return []  # a condition question's details only order its sentences: its wording is looser (“option”)
     if any(frame.names_details(h.passage.text) for h in evidence.hits):
         return []
     names = " or ".join(dict.fromkeys(c.preferred for c in frame.focus))
@@ -319,6 +319,9 @@ def answer_question(store: LibraryStore, question: str, settings: Settings, audi
         clock.lap("compose")
         if not answer.statements():  # the passages matched, yet no sentence of them answers: never an empty answer
             answer = _insufficient(retrieval.hits, scores, base)
+        elif not evidence.research_question and off_question(frame, answer):
+            base["notices"] = base["notices"] + [off_question_notice(frame)]
+            answer = _insufficient(retrieval.hits, scores, base)
     if thread_id:
         record_turn(store, thread_id, asked.text, query, weights.top_terms(CARRY_FOCUS), answer.status)
     timings = clock.done()
@@ -344,6 +347,19 @@ def plan_for(frame: QuestionFrame, kind: QuestionKind) -> QuestionKind:
     """The section plan led by the frame's aspect (the wording-based plan follows it)."""
     lead = ASPECT_SECTION.get(frame.aspect, kind.primary)
     return QuestionKind(frame.aspect, tuple(dict.fromkeys((lead, *kind.plan))), frame.yes_no)
+
+
+def off_question(frame: QuestionFrame, answer: Answer) -> bool:
+    """A question naming nothing the library knows whose bottom line names none of its rare words: "how to
+    pronounce chlordiazepoxide" answered with a sentence about cramps in the big toe. Not an answer."""
+    if frame.concepts or not frame.details or not answer.bottom_line:
+        return False
+    return not any(frame.names_details(s.text, all_but=len(frame.details) - 1) for s in answer.bottom_line)
+
+
+def off_question_notice(frame: QuestionFrame) -> str:
+    asked = " or ".join(", ".join(f"“{d}”" for d in frame.details).rsplit(", ", 1))
+    return f"The sentences Medora found to lead with do not mention {asked}, so it does not answer with them."
 
 
 def _insufficient(hits: list[SearchHit], scores: dict, base: dict) -> Answer:

@@ -63,7 +63,7 @@ class QuestionFrame:
     focus_kind: str | None = None  # "drug", "condition" or None when nothing known is named
     also: tuple[str, ...] = ()  # other aspects the same question asks ("and do I take it with food?")
     effects: tuple[str, ...] = ()  # a side-effect question's effect, as names ("does Lexapro cause hypotension?")
-    details: tuple[str, ...] = ()  # what else a drug question names, as written ("expiration", "bronchitis")
+    details: tuple[str, ...] = ()  # what else the question names beyond its focus, as written ("expiration", "bananas")
     unknown_names: tuple[str, ...] = ()  # names the library has no concept for, as written ("Zoloft")
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -83,13 +83,15 @@ class QuestionFrame:
         own = stems(text)
         return any(stems(e) <= own for e in self.effects)
 
-    def names_details(self, text: str) -> bool:
-        """Whether ``text`` names the question's details: one of one or two, else at least half of them."""
+    def names_details(self, text: str, all_but: int | None = None) -> bool:
+        """Whether ``text`` names the question's details: one of one or two, else at least half of them (with
+        ``all_but``: all of them but that many)."""
         if not self.details:
             return False
         own = stems(text)
         found = sum(light_stem(d) in own for d in self.details)
-        return found >= max(1, (len(self.details) + 1) // 2)
+        need = len(self.details) - all_but if all_but is not None else (len(self.details) + 1) // 2
+        return found >= max(1, need)
 
     @property
     def focus(self) -> tuple[ConceptMatch, ...]:
@@ -184,13 +186,27 @@ def _pages_use(store: LibraryStore, c: ConceptMatch, words: tuple[str, ...]) -> 
     return any(wanted & stems(p.text) for doc_id in c.doc_ids[:MAX_PAGES_READ] for p in store.document_passages(doc_id))
 
 
-def specific_concepts(store: LibraryStore, concepts: list[ConceptMatch],
+def part_of_a_name(store: LibraryStore, question: str, c: ConceptMatch) -> bool:
+    """Whether a one-word concept is the first word of a longer term the question writes, one that other
+    concepts' names use: "blood" of "a normal blood pressure reading" ("High Blood Pressure") is not "Blood"."""
+    if " " in c.matched_text.strip():
+        return False
+    following = re.match(r"\W*([A-Za-z][\w'-]*)", question[c.span[1]:])
+    if not following:
+        return False
+    bigram = f"{normalize_name(c.matched_text)} {normalize_name(following.group(1))}"
+    own = f" {normalize_name(c.preferred)} {normalize_name(c.name or '')} "
+    return bigram in concept_index(store).name_bigrams and f" {bigram} " not in own  # "HDL (good …)" is HDL's own
+
+
+def specific_concepts(store: LibraryStore, question: str, concepts: list[ConceptMatch],
                       unknown: tuple[str, ...]) -> list[ConceptMatch]:
     """``concepts`` without the topic named by a word for any medicine ("Medicines") in a question that names a
     medicine the library has no concept for, unless that topic's pages name it: "Is Buspar a good medicine to
     take with the Zoloft?" is about Buspar and Zoloft, not the "Medicines" page. (Dropping any everyday-word
     topic a rare word qualifies — "pneumococcal vaccine" — was tried: it also dropped "standard urinalysis" and
     "neck pain", so it is not done.)"""
+    concepts = [c for c in concepts if c.kind == "drug" or not part_of_a_name(store, question, c)]
     if not unknown:
         return list(concepts)
     return [c for c in concepts if not (_generic(c) and not _pages_use(store, c, unknown))]
@@ -203,7 +219,7 @@ def build_frame(store: LibraryStore, question: str, embed: Callable[[str], objec
     matches already found by question cleaning, else they are resolved here."""
     found = concepts if concepts is not None else resolve_concepts(store, question)
     unknown = unknown_names(store, question, found)
-    concepts = primary_first(question, specific_concepts(store, _distinct(found), unknown))
+    concepts = primary_first(question, specific_concepts(store, question, _distinct(found), unknown))
     kind = _focus_kind(question, concepts)
     guess: AspectGuess = classify_aspect(question, kind, embed)
     drugs = [c for c in concepts if c.kind == "drug"]
@@ -225,7 +241,7 @@ def build_frame(store: LibraryStore, question: str, embed: Callable[[str], objec
         focus_kind=kind,
         also=also_asked(question, guess.aspect) if kind == "drug" else (),
         effects=effects,
-        details=_rare(store, details_asked(question, concepts)) if kind == "drug" and not effects else (),
+        details=_rare(store, details_asked(question, concepts, kind or "condition")) if not effects else (),
         unknown_names=unknown,
     )
 
@@ -258,18 +274,23 @@ _ASKING = frozenset(light_stem(w) for w in """
     something else other another same different together instead alright true right wrong question
     way ways more less enough too very yes show explain list action actions affect meds med dont cant wont
     wean weaning supplied classed combine combined compare compared pronounce yesterday today tomorrow now ago
-    talking free contain contains containing
+    talking free contain contains containing option options confused confusing standard expect expecting
+    recommend recommended worried worry concern concerned sure possible possibly likely going read reading heard
+    hear told said says think thought feel feeling felt seem seems look looks looking wonder wondering online
+    internet google article website doing went getting trying tried supposed actually maybe anyway count counts
+    counted considered play plays role roles
 """.split()) | SALT_WORDS
 
 
-def details_asked(question: str, concepts: list[ConceptMatch]) -> tuple[str, ...]:
-    """The content words of ``question`` (lower case) outside the drug names and the asking vocabulary, in
-    question order; empty for most questions ("what is the dose of X?" names nothing else)."""
+def details_asked(question: str, concepts: list[ConceptMatch], kind: str = "drug") -> tuple[str, ...]:
+    """The content words of ``question`` (lower case) outside the focus names — the drugs of a drug question,
+    every concept of a condition question — and the asking vocabulary, in question order; empty for most
+    questions ("what is the dose of X?" names nothing else)."""
     text = question.lower()
-    drugs = [c for c in concepts if c.kind == "drug"]
-    for c in sorted(drugs, key=lambda c: -c.span[0]):
+    focus = [c for c in concepts if c.kind == "drug" or kind != "drug"]
+    for c in sorted(focus, key=lambda c: -c.span[0]):
         text = text[: c.span[0]] + " " + text[c.span[1]:]
-    named = set().union(*(stems(f"{c.preferred} {c.name or ''} {c.matched_text}") for c in drugs))  # "(escitalopram)"
+    named = set().union(*(stems(f"{c.preferred} {c.name or ''} {c.matched_text}") for c in focus))  # "(escitalopram)"
     out: dict[str, str] = {}  # stem -> word
     for word in re.findall(r"[a-z][a-z'-]{3,}", text):
         word = word.strip("'-")

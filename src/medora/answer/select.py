@@ -371,6 +371,15 @@ _SCHEDULE = re.compile(r"\b(every (\d+|one|two|three|five|ten|few|other|day|week
                        re.I)
 
 
+# "What is a normal triglyceride level?", "what should my HDL number be?": the answer is a value.
+_VALUE_ASKED = re.compile(r"\b(normal|healthy|good|ideal|target|safe|high|low)\b.{0,30}\b(levels?|ranges?|readings?|"
+                          r"numbers?|values?|counts?)\b|\bwhat should (my|a|an|the|your|his|her)\b.{0,40}\b(level|number|"
+                          r"reading|count|value)s? be\b", re.I)
+_VALUE = re.compile(r"\b(normal|healthy|desirable|optimal|goal|should be)\b[^.;]{0,60}?\b(less|lower|more|higher|greater|"
+                    r"below|above|under|over|at least|between)\b[^.;]{0,12}\d|\b\d+(\.\d+)?(/\d+)? ?(mg/dl|mmol/l|mm ?hg)?"
+                    r" or (higher|more|above|lower|less|below)\b", re.I)
+
+
 def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | None,
                 max_words: int = 60, stance_no: bool = False,
                 names_by_concept: dict[int, tuple[str, ...]] | None = None,
@@ -388,12 +397,21 @@ def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | N
     ranked = ranked or [c for c in pool if not _LEANS_BACK.match(c.text)] or pool
     if own_documents:  # the focus's own label or page first: another label's table row about it is a special case
         ranked = sorted(ranked, key=lambda c: c.hit.document.id not in own_documents)
-    if frame.details:  # "… past the expiration date": a sentence that names what else the question names
-        ranked = sorted(ranked, key=lambda c: not frame.names_details(c.text))
     if _HOW_OFTEN.search(frame.question):  # "how often?": a sentence with a schedule about the focus first
         schedule = [c for c in pool if _SCHEDULE.search(c.text) and not _LEANS_BACK.match(c.text)
-                    and not reads_like_table_row(c.text) and (c.features.get("names_focus") or c.tier == 0)]
+                    and not reads_like_table_row(c.text) and (c.features.get("names_focus") or c.tier == 0)
+                    and (not frame.details or frame.names_details(c.text))]  # the pneumococcal vaccine's, no other's
         ranked = schedule + [c for c in ranked if c not in schedule]
+    if _VALUE_ASKED.search(frame.question):  # "what is a normal blood pressure reading?": a sentence with the value
+        values = [c for c in pool if _VALUE.search(c.text) and not _LEANS_BACK.match(c.text)
+                  and not reads_like_table_row(c.text)]
+        ranked = values + [c for c in ranked if c not in values]
+    if frame.details:  # "… past the expiration date": a sentence that names what else the question names
+        named = [c for c in ranked if frame.names_details(c.text)]
+        if not named and frame.focus_kind != "drug":  # "am I contagious?": the word asked over a guessed aspect
+            named = [c for c in pool if frame.names_details(c.text, all_but=1) and not _LEANS_BACK.match(c.text)
+                     and not reads_like_table_row(c.text)]
+        ranked = named + [c for c in ranked if c not in named]
     if frame.aspect in ("information", "definition", "indication", "drug_class"):  # "what is X?": a sentence naming X
         ranked = sorted(ranked, key=lambda c: not c.features.get("names_focus"))
     if len(frame.drugs) > 1:  # evidence about both drugs first: one label naming the other

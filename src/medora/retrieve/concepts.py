@@ -120,6 +120,11 @@ class ConceptIndex:
         """Every word of the library's concept names, normalized."""
         return frozenset(w for name in self.names for w in name.split())
 
+    @cached_property
+    def name_bigrams(self) -> frozenset[str]:
+        """Every two consecutive words of the library's concept names ("blood pressure" of "high blood pressure")."""
+        return frozenset(f"{a} {b}" for name in self.names for a, b in zip(name.split(), name.split()[1:]))
+
     @classmethod
     def from_store(cls, store: LibraryStore) -> ConceptIndex:
         index = cls()
