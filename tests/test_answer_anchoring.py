@@ -16,7 +16,7 @@ from medora.settings import Settings
 
 # Key-fact questions (../shared/data/eval/keyfacts-dev) across labels, USPSTF, MedlinePlus and MedQuAD
 # that the anchored composer passes; before it, none of the label questions here did.
-PASSING = ("kd02", "kd07", "kd08", "kd09", "kd11", "kd15", "kd23", "kd27", "kd34", "kd37", "kd45")
+PASSING = ("kd02", "kd07", "kd08", "kd09", "kd11", "kd15", "kd23", "kd27", "kd29", "kd31", "kd34", "kd37", "kd45")
 
 
 @pytest.fixture(scope="module")
@@ -189,3 +189,18 @@ def test_an_answer_that_does_not_answer_the_aspect_says_so_first(ask):
         assert re.search(r"stop|taper|discontinu|withdraw|gradual", lead, re.I) or any(
             n.startswith("None of the sources found answers this directly") for n in answer.notices), (lead, answer.notices)
     assert any("“xanax”" in n for n in answer.notices), answer.notices
+
+
+def test_a_word_that_begins_a_longer_term_is_not_the_focus_and_a_value_question_gets_the_value(ask):
+    answer = ask("What counts as a normal blood pressure reading for an adult?", audience="patient")
+    assert not any(c.name == "Blood" for c in answer.frame.concepts), answer.frame.label  # not the "Blood" page
+    assert re.search(r"(below|lower than|less than) 120", answer.bottom_line[0].text), \
+        [s.text for s in answer.bottom_line]
+
+
+def test_a_question_about_nothing_the_library_holds_is_not_answered_with_an_unrelated_sentence(ask):
+    answer = ask("how to pronounce chlordiazepoxide", audience="patient")
+    assert answer.status == "insufficient_evidence", [s.text for s in answer.bottom_line]
+    assert any("do not mention “chlordiazepoxide”" in n for n in answer.notices), answer.notices
+    answer = ask("Do bananas help with diarrhea?", audience="patient")  # a condition question's detail leads
+    assert answer.status == "answered" and "bananas" in answer.bottom_line[0].text, [s.text for s in answer.bottom_line]

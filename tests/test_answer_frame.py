@@ -315,7 +315,8 @@ def test_an_answer_whose_bottom_line_names_nothing_the_question_asks_about_is_no
         return Answer(status="answered", question="q", title="q", audience="patient", question_type="general",
                       disclaimer="d", bottom_line=[Statement(text=t, citations=cite) for t in lead])
 
-    frame = replace(_frame("how to pronounce chlordiazepoxide", "information"), details=("chlordiazepoxide",))
+    frame = replace(_frame("how to pronounce chlordiazepoxide", "information", focus_kind="drug"),
+                    details=("chlordiazepoxide",))
     assert off_question(frame, answer("The initial symptoms are cramps or weakness in the muscles of the big toe."))
     assert not off_question(frame, answer("Chlordiazepoxide is a benzodiazepine."))
     assert not off_question(replace(frame, details=()), answer("Anything at all."))  # nothing rare asked: not judged
@@ -323,6 +324,9 @@ def test_an_answer_whose_bottom_line_names_nothing_the_question_asks_about_is_no
     assert not off_question(replace(frame, concepts=(asked,)), answer("Take it with food."))  # anchored: not judged
     two = replace(frame, details=("contagious", "respiratory"))
     assert not off_question(two, answer("People with RSV are usually contagious for 3 to 8 days."))  # one of two
+    # A condition question is judged only when a word of it is very rare in the library (needs the store).
+    heat = replace(frame, focus_kind=None, details=("heat", "summer"))
+    assert not off_question(heat, answer("Drink plenty of fluids."))
 
 
 def test_a_condition_questions_details_put_the_sentence_naming_them_first():

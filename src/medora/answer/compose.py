@@ -59,7 +59,7 @@ from medora.models import (
     SearchHit,
     Statement,
 )
-from medora.retrieve.query import content_terms
+from medora.retrieve.query import content_terms, stems
 from medora.retrieve.search import Retriever
 from medora.retrieve.terms import TermWeights
 from medora.retrieve.understand import QuestionKind, classify
@@ -319,8 +319,8 @@ def answer_question(store: LibraryStore, question: str, settings: Settings, audi
         clock.lap("compose")
         if not answer.statements():  # the passages matched, yet no sentence of them answers: never an empty answer
             answer = _insufficient(retrieval.hits, scores, base)
-        elif not evidence.research_question and off_question(frame, answer):
-            base["notices"] = base["notices"] + [off_question_notice(frame)]
+        elif not evidence.research_question and (unnamed := off_question(frame, answer, store)):
+            base["notices"] = base["notices"] + [off_question_notice(unnamed)]
             answer = _insufficient(retrieval.hits, scores, base)
     if thread_id:
         record_turn(store, thread_id, asked.text, query, weights.top_terms(CARRY_FOCUS), answer.status)
@@ -349,17 +349,30 @@ def plan_for(frame: QuestionFrame, kind: QuestionKind) -> QuestionKind:
     return QuestionKind(frame.aspect, tuple(dict.fromkeys((lead, *kind.plan))), frame.yes_no)
 
 
-def off_question(frame: QuestionFrame, answer: Answer) -> bool:
-    """A question naming nothing the library knows whose bottom line names none of its rare words: "how to
-    pronounce chlordiazepoxide" answered with a sentence about cramps in the big toe. Not an answer."""
+VERY_RARE_SHARE = 0.0002  # a word in at most this share of passages names what a question is about ("trospium")
+
+
+def off_question(frame: QuestionFrame, answer: Answer, store: LibraryStore | None = None) -> str | None:
+    """The word a question is about when its bottom line never names it, for a question naming nothing the
+    library knows: "how to pronounce chlordiazepoxide" answered with a sentence about cramps in the big toe is
+    no answer. None when the answer names it, or is not judged.
+
+    The word is the question's rarest detail ("hydrocortisone", not "cream" or "face"; without ``store``, any
+    detail counts). Judged for a question about a medicine, or with a very rare word: "how can I avoid getting
+    sick from the heat when I work outside in the summer?" is answered by "drink plenty of fluids"."""
     if frame.concepts or not frame.details or not answer.bottom_line:
-        return False
-    return not any(frame.names_details(s.text, all_but=len(frame.details) - 1) for s in answer.bottom_line)
+        return None
+    total, counts = store.term_frequencies(list(frame.details)) if store is not None else (0, {})
+    if frame.focus_kind != "drug" and not any(0 < counts.get(d, 0) <= VERY_RARE_SHARE * total for d in frame.details):
+        return None
+    asked = [min(frame.details, key=lambda d: counts.get(d, 0))] if counts else list(frame.details)
+    if any(stems(d) & stems(s.text) for d in asked for s in answer.bottom_line):
+        return None
+    return asked[0]
 
 
-def off_question_notice(frame: QuestionFrame) -> str:
-    asked = " or ".join(", ".join(f"“{d}”" for d in frame.details).rsplit(", ", 1))
-    return f"The sentences Medora found to lead with do not mention {asked}, so it does not answer with them."
+def off_question_notice(word: str) -> str:
+    return f"The sentences Medora found to lead with do not mention “{word}”, so it does not answer with them."
 
 
 def _insufficient(hits: list[SearchHit], scores: dict, base: dict) -> Answer:

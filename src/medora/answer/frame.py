@@ -39,6 +39,7 @@ _FORMS: list[tuple[str, re.Pattern[str]]] = [
 # A concept is a drug when the index says so; these words mark a question about a medicine even when
 # the drug is unknown to the library (then the frame has an aspect but no anchored focus).
 DRUG_WORDS = re.compile(r"\b(dose|dosage|mg|tablets?|pills?|capsules?|injections?|medicines?|medications?|drugs?|"
+                        r"creams?|ointments?|lotions?|inhalers?|suppositor\w+|syrups?|"
                         r"prescri\w+|side[- ]?effects?|take|taking|took)\b", re.I)
 # With a named drug and a condition, these also make it a question about the drug ("stopping an MAOI
 # antidepressant before I can start Cymbalta", "ok to give ondansetron").

@@ -321,11 +321,39 @@ def reads_like_table_row(text: str) -> bool:
     return sum(m.group(1).lower() in common for m in _CELL_HEAD.finditer(text)) >= 2
 
 
+_HOW_OFTEN = re.compile(r"\bhow (often|frequently)\b", re.I)
+_SCHEDULE = re.compile(r"\b(every (\d+|one|two|three|five|ten|few|other|day|week|month|year)\w*|"
+                       r"once (a|an|every|per|daily)|twice (a|daily|per)|\d+ times (a|per)|yearly|annually|each year)\b",
+                       re.I)
+# "What is a normal triglyceride level?", "what should my HDL number be?": the answer is a value.
+_VALUE_ASKED = re.compile(r"\b(normal|healthy|good|ideal|target|safe|high|low)\b.{0,30}\b(levels?|ranges?|readings?|"
+                          r"numbers?|values?|counts?)\b|\bwhat should (my|a|an|the|your|his|her)\b.{0,40}\b(level|number|"
+                          r"reading|count|value)s? be\b", re.I)
+_VALUE = re.compile(r"\b(normal|healthy|desirable|optimal|goal|should be)\b[^.;]{0,90}?\b(less|lower|more|higher|greater|"
+                    r"below|above|under|over|at least|between)\b[^.;]{0,12}\d|\b\d+(\.\d+)?(/\d+)? ?(mg/dl|mmol/l|mm ?hg)?"
+                    r" or (higher|more|above|lower|less|below)\b", re.I)
+_NORMAL = re.compile(r"\b(normal|healthy|desirable|optimal)\b", re.I)  # the normal value before a cut-off for disease
+
+
+_HOW_MUCH = re.compile(r"\bhow (much|many)\b", re.I)
+
+
+def answers_form(c: Candidate, frame: QuestionFrame) -> bool:
+    """A schedule for "how often?", a value for "what is a normal …?", an amount for "how much folic acid?" —
+    whatever the aspect guessed."""
+    return bool((_HOW_OFTEN.search(frame.question) and _SCHEDULE.search(c.text))
+                or (_VALUE_ASKED.search(frame.question) and _VALUE.search(c.text))
+                or (_HOW_MUCH.search(frame.question) and frame.aspect not in NEEDS_AMOUNT
+                    and ASPECT_CUES["dose"].search(c.text) and c.features.get("names_focus")))
+
+
 def answers_frame(c: Candidate, frame: QuestionFrame) -> bool:
     """Whether a candidate can lead the bottom line: a sentence that stands alone, in a section that answers
     the aspect, carrying what the aspect needs (an amount for a dose)."""
     if _LEANS_BACK.match(c.text) or reads_like_table_row(c.text):
         return False
+    if answers_form(c, frame):
+        return True
     if frame.aspect in NEEDS_AMOUNT:
         return c.cue and ASPECT_CUES["dose"].search(c.text) is not None
     if frame.aspect == "drug_class":  # "X is a benzodiazepine", not any sentence of the description
@@ -365,21 +393,6 @@ def _same_topic(a: Candidate, b: Candidate) -> bool:
     return ta is not None and ta == tb
 
 
-_HOW_OFTEN = re.compile(r"\bhow (often|frequently)\b", re.I)
-_SCHEDULE = re.compile(r"\b(every (\d+|one|two|three|five|ten|few|other|day|week|month|year)\w*|"
-                       r"once (a|an|every|per|daily)|twice (a|daily|per)|\d+ times (a|per)|yearly|annually|each year)\b",
-                       re.I)
-
-
-# "What is a normal triglyceride level?", "what should my HDL number be?": the answer is a value.
-_VALUE_ASKED = re.compile(r"\b(normal|healthy|good|ideal|target|safe|high|low)\b.{0,30}\b(levels?|ranges?|readings?|"
-                          r"numbers?|values?|counts?)\b|\bwhat should (my|a|an|the|your|his|her)\b.{0,40}\b(level|number|"
-                          r"reading|count|value)s? be\b", re.I)
-_VALUE = re.compile(r"\b(normal|healthy|desirable|optimal|goal|should be)\b[^.;]{0,60}?\b(less|lower|more|higher|greater|"
-                    r"below|above|under|over|at least|between)\b[^.;]{0,12}\d|\b\d+(\.\d+)?(/\d+)? ?(mg/dl|mmol/l|mm ?hg)?"
-                    r" or (higher|more|above|lower|less|below)\b", re.I)
-
-
 def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | None,
                 max_words: int = 60, stance_no: bool = False,
                 names_by_concept: dict[int, tuple[str, ...]] | None = None,
@@ -402,9 +415,13 @@ def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | N
                     and not reads_like_table_row(c.text) and (c.features.get("names_focus") or c.tier == 0)
                     and (not frame.details or frame.names_details(c.text))]  # the pneumococcal vaccine's, no other's
         ranked = schedule + [c for c in ranked if c not in schedule]
+    if _HOW_MUCH.search(frame.question) and frame.aspect not in NEEDS_AMOUNT:  # "how much folic acid?": an amount
+        amounts = [c for c in pool if answers_form(c, frame) and not _LEANS_BACK.match(c.text)
+                   and not reads_like_table_row(c.text)]
+        ranked = amounts + [c for c in ranked if c not in amounts]
     if _VALUE_ASKED.search(frame.question):  # "what is a normal blood pressure reading?": a sentence with the value
-        values = [c for c in pool if _VALUE.search(c.text) and not _LEANS_BACK.match(c.text)
-                  and not reads_like_table_row(c.text)]
+        values = sorted((c for c in pool if _VALUE.search(c.text) and not _LEANS_BACK.match(c.text)
+                         and not reads_like_table_row(c.text)), key=lambda c: not _NORMAL.search(c.text))
         ranked = values + [c for c in ranked if c not in values]
     if frame.details:  # "… past the expiration date": a sentence that names what else the question names
         named = [c for c in ranked if frame.names_details(c.text)]
