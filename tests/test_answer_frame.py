@@ -342,3 +342,27 @@ def test_a_condition_questions_details_put_the_sentence_naming_them_first():
     assert bottom_line([general, named], frame, None)[0] is named
     drug_frame = replace(frame, focus_kind="drug")
     assert bottom_line([general, named], drug_frame, None)[0] is general  # a drug's aspect still decides its lead
+
+
+def test_the_form_of_the_question_decides_what_leads_when_the_aspect_guess_cannot():
+    from dataclasses import replace
+
+    from medora.answer.select import answers_form, form_answers
+
+    doc = _doc(1, "patient information")
+
+    def candidate(text: str, names: bool = True) -> Candidate:
+        c = _candidate(text, doc, "definition", tier=None)
+        c.features = {"names_focus": float(names)}
+        return c
+
+    often = replace(_frame("How often should adults get a tetanus booster?", "frequency"), details=("booster",))
+    assert answers_form(candidate("Adults should get a tetanus shot, or booster, every 10 years."), often)
+    assert not answers_form(candidate("The child should receive a vaccine every 5 years."), often)  # not the booster
+    normal = _frame("What counts as a normal blood pressure reading for an adult?", "frequency")
+    low = candidate("If your blood pressure reading is 90/60 or lower, you have low blood pressure.")
+    ideal = candidate("Normal blood pressure for adults is a systolic pressure below 120 mmHg.")
+    assert form_answers([low, candidate("Blood pressure is measured with a cuff."), ideal], normal) == [ideal, low]
+    much = _frame("How much folic acid should I take each day?", "frequency")
+    assert answers_form(candidate("Take a daily supplement with 0.4 to 0.8 mg of folic acid."), much)
+    assert not answers_form(candidate("Take a daily supplement with 0.4 mg of it.", names=False), much)

@@ -333,18 +333,26 @@ _VALUE = re.compile(r"\b(normal|healthy|desirable|optimal|goal|should be)\b[^.;]
                     r"below|above|under|over|at least|between)\b[^.;]{0,12}\d|\b\d+(\.\d+)?(/\d+)? ?(mg/dl|mmol/l|mm ?hg)?"
                     r" or (higher|more|above|lower|less|below)\b", re.I)
 _NORMAL = re.compile(r"\b(normal|healthy|desirable|optimal)\b", re.I)  # the normal value before a cut-off for disease
-
-
 _HOW_MUCH = re.compile(r"\bhow (much|many)\b", re.I)
 
 
 def answers_form(c: Candidate, frame: QuestionFrame) -> bool:
-    """A schedule for "how often?", a value for "what is a normal …?", an amount for "how much folic acid?" —
-    whatever the aspect guessed."""
-    return bool((_HOW_OFTEN.search(frame.question) and _SCHEDULE.search(c.text))
-                or (_VALUE_ASKED.search(frame.question) and _VALUE.search(c.text))
-                or (_HOW_MUCH.search(frame.question) and frame.aspect not in NEEDS_AMOUNT
+    """Whatever the aspect guessed: a schedule about the focus for "how often?" (naming the question's details:
+    the pneumococcal vaccine's, no other's), a value for "what is a normal …?", an amount for "how much folic
+    acid?"."""
+    q = frame.question
+    return bool((_HOW_OFTEN.search(q) and _SCHEDULE.search(c.text) and (c.features.get("names_focus") or c.tier == 0)
+                 and (not frame.details or frame.names_details(c.text)))
+                or (_VALUE_ASKED.search(q) and _VALUE.search(c.text))
+                or (_HOW_MUCH.search(q) and frame.aspect not in NEEDS_AMOUNT
                     and ASPECT_CUES["dose"].search(c.text) and c.features.get("names_focus")))
+
+
+def form_answers(pool: list[Candidate], frame: QuestionFrame) -> list[Candidate]:
+    """The candidates that answer the question's form (``answers_form``) and can lead, a normal value first."""
+    found = [c for c in pool if answers_form(c, frame) and not _LEANS_BACK.match(c.text)
+             and not reads_like_table_row(c.text)]
+    return sorted(found, key=lambda c: not _NORMAL.search(c.text)) if _VALUE_ASKED.search(frame.question) else found
 
 
 def answers_frame(c: Candidate, frame: QuestionFrame) -> bool:
@@ -410,19 +418,8 @@ def bottom_line(pool: list[Candidate], frame: QuestionFrame, lead: Candidate | N
     ranked = ranked or [c for c in pool if not _LEANS_BACK.match(c.text)] or pool
     if own_documents:  # the focus's own label or page first: another label's table row about it is a special case
         ranked = sorted(ranked, key=lambda c: c.hit.document.id not in own_documents)
-    if _HOW_OFTEN.search(frame.question):  # "how often?": a sentence with a schedule about the focus first
-        schedule = [c for c in pool if _SCHEDULE.search(c.text) and not _LEANS_BACK.match(c.text)
-                    and not reads_like_table_row(c.text) and (c.features.get("names_focus") or c.tier == 0)
-                    and (not frame.details or frame.names_details(c.text))]  # the pneumococcal vaccine's, no other's
-        ranked = schedule + [c for c in ranked if c not in schedule]
-    if _HOW_MUCH.search(frame.question) and frame.aspect not in NEEDS_AMOUNT:  # "how much folic acid?": an amount
-        amounts = [c for c in pool if answers_form(c, frame) and not _LEANS_BACK.match(c.text)
-                   and not reads_like_table_row(c.text)]
-        ranked = amounts + [c for c in ranked if c not in amounts]
-    if _VALUE_ASKED.search(frame.question):  # "what is a normal blood pressure reading?": a sentence with the value
-        values = sorted((c for c in pool if _VALUE.search(c.text) and not _LEANS_BACK.match(c.text)
-                         and not reads_like_table_row(c.text)), key=lambda c: not _NORMAL.search(c.text))
-        ranked = values + [c for c in ranked if c not in values]
+    form = form_answers(pool, frame)  # "how often?" → a schedule, "a normal reading?" → the value, "how much?"
+    ranked = form + [c for c in ranked if c not in form]
     if frame.details:  # "… past the expiration date": a sentence that names what else the question names
         named = [c for c in ranked if frame.names_details(c.text)]
         if not named and frame.focus_kind != "drug":  # "am I contagious?": the word asked over a guessed aspect
