@@ -202,9 +202,10 @@ def part_of_a_name(store: LibraryStore, question: str, c: ConceptMatch) -> bool:
 
 def specific_concepts(store: LibraryStore, question: str, concepts: list[ConceptMatch],
                       unknown: tuple[str, ...]) -> list[ConceptMatch]:
-    """``concepts`` without the topic named by a word for any medicine ("Medicines") in a question that names a
-    medicine the library has no concept for, unless that topic's pages name it: "Is Buspar a good medicine to
-    take with the Zoloft?" is about Buspar and Zoloft, not the "Medicines" page. (Dropping any everyday-word
+    """``concepts`` without a one-word concept that begins a longer term (``part_of_a_name``), and without the
+    topic named by a word for any medicine ("Medicines") in a question that names a medicine the library has no
+    concept for, unless that topic's pages name it: "Is Buspar a good medicine to take with the Zoloft?" is
+    about Buspar and Zoloft, not the "Medicines" page. (Dropping any everyday-word
     topic a rare word qualifies — "pneumococcal vaccine" — was tried: it also dropped "standard urinalysis" and
     "neck pain", so it is not done.)"""
     concepts = [c for c in concepts if c.kind == "drug" or not part_of_a_name(store, question, c)]
