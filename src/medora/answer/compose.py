@@ -199,6 +199,11 @@ def anchor_evidence(store: LibraryStore, retriever: Retriever, frame: QuestionFr
     return gather(store, frame, hits, prof.lead_sections)
 
 
+def quoted(words: tuple[str, ...]) -> str:
+    """“a”, “b” or “c” — words of the question as a notice quotes them."""
+    return " or ".join(", ".join(f"“{w}”" for w in words).rsplit(", ", 1))
+
+
 def unnamed_details_notice(frame: QuestionFrame, evidence: Evidence) -> list[str]:
     """When no source about the drug names what else the question asks about ("sertraline … premature
     ejaculation"), say so: the answer that follows is about the drug, not about that."""
@@ -207,7 +212,7 @@ def unnamed_details_notice(frame: QuestionFrame, evidence: Evidence) -> list[str
     if any(frame.names_details(h.passage.text) for h in evidence.hits):
         return []
     names = " or ".join(dict.fromkeys(c.preferred for c in frame.focus))
-    asked = " or ".join(", ".join(f"“{d}”" for d in frame.details).rsplit(", ", 1))
+    asked = quoted(frame.details)
     return [f"No source about {names} here mentions {asked}: what follows is what they say about {names}, "
             "not an answer about that."]
 
@@ -217,7 +222,7 @@ def unknown_names_notice(frame: QuestionFrame) -> list[str]:
     a brand it cannot link to a generic name), say so rather than let another source stand in for it."""
     if not frame.unknown_names or not (frame.focus_kind == "drug" or DRUG_WORDS.search(frame.question)):
         return []
-    names = " or ".join(", ".join(f"“{n}”" for n in frame.unknown_names).rsplit(", ", 1))
+    names = quoted(frame.unknown_names)
     return [f"This library has no drug label or health topic for {names}, so nothing here is quoted from one; "
             "if it is a brand name, asking with the generic name may find its label."]
 
